@@ -1,0 +1,292 @@
+/*
+ * clt.h - the whole public contract of clt, a portable OpenCL compute runtime
+ * for convolutional networks (fp32, NCHW) on any OpenCL 1.2 device.
+ *
+ * Conventions
+ *  - Every call that can fail returns clt_status; CLT_STATUS_SUCCESS is 0.
+ *    OpenCL errors keep their cl_int value (CLT_STATUS_CL_*); clt's own codes
+ *    live in a separate band (-3000 and below). clt_context_last_error()
+ *    says why a call on a context failed, naming the argument and values.
+ *  - The library never aborts, exits or prints. Diagnostics go to the log
+ *    callback given in clt_context_options (levels filtered by CLT_LOG).
+ *  - Tensors are caller-owned cl_mem buffers of float, NCHW, addressed as
+ *    clt_buf {mem, offset}; offsets count elements, not bytes.
+ *  - Work is enqueued on the context's in-order queue (the caller's, with
+ *    clt_context_create_from_queue); clt_finish() waits for it.
+ *  - A failed call enqueues nothing and leaves the caller's buffers as they
+ *    were; the context stays usable.
+ *
+ * Thread safety: a context may be used by one thread at a time; different
+ * contexts are independent and may be used concurrently from different
+ * threads. Functions that take no context (clt_status_string,
+ * clt_devices_list, shape queries) are safe from any thread.
+ */
+#ifndef CLT_H
+#define CLT_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define CLT_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define CLT_API __attribute__((visibility("default")))
+#else
+#define CLT_API
+#endif
+
+#define CLT_VERSION_MAJOR 0
+#define CLT_VERSION_MINOR 1
+#define CLT_VERSION_PATCH 0
+#define CLT_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Status                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* X(name, value, description): OpenCL's codes, then clt's own band. */
+#define CLT_STATUS_MAP(X)                                                                          \
+    X(SUCCESS, 0, "success")                                                                       \
+    X(CL_DEVICE_NOT_FOUND, -1, "OpenCL: device not found")                                         \
+    X(CL_DEVICE_NOT_AVAILABLE, -2, "OpenCL: device not available")                                 \
+    X(CL_COMPILER_NOT_AVAILABLE, -3, "OpenCL: compiler not available")                             \
+    X(CL_MEM_OBJECT_ALLOCATION_FAILURE, -4, "OpenCL: memory object allocation failure")            \
+    X(CL_OUT_OF_RESOURCES, -5, "OpenCL: out of resources")                                         \
+    X(CL_OUT_OF_HOST_MEMORY, -6, "OpenCL: out of host memory")                                     \
+    X(CL_PROFILING_INFO_NOT_AVAILABLE, -7, "OpenCL: profiling info not available")                 \
+    X(CL_MEM_COPY_OVERLAP, -8, "OpenCL: memory copy overlap")                                      \
+    X(CL_IMAGE_FORMAT_MISMATCH, -9, "OpenCL: image format mismatch")                               \
+    X(CL_IMAGE_FORMAT_NOT_SUPPORTED, -10, "OpenCL: image format not supported")                    \
+    X(CL_BUILD_PROGRAM_FAILURE, -11, "OpenCL: build program failure")                              \
+    X(CL_MAP_FAILURE, -12, "OpenCL: map failure")                                                  \
+    X(CL_MISALIGNED_SUB_BUFFER_OFFSET, -13, "OpenCL: misaligned sub-buffer offset")                \
+    X(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST, -14, "OpenCL: exec status error in wait list") \
+    X(CL_COMPILE_PROGRAM_FAILURE, -15, "OpenCL: compile program failure")                          \
+    X(CL_LINKER_NOT_AVAILABLE, -16, "OpenCL: linker not available")                                \
+    X(CL_LINK_PROGRAM_FAILURE, -17, "OpenCL: link program failure")                                \
+    X(CL_DEVICE_PARTITION_FAILED, -18, "OpenCL: device partition failed")                          \
+    X(CL_KERNEL_ARG_INFO_NOT_AVAILABLE, -19, "OpenCL: kernel arg info not available")              \
+    X(CL_INVALID_VALUE, -30, "OpenCL: invalid value")                                              \
+    X(CL_INVALID_DEVICE_TYPE, -31, "OpenCL: invalid device type")                                  \
+    X(CL_INVALID_PLATFORM, -32, "OpenCL: invalid platform")                                        \
+    X(CL_INVALID_DEVICE, -33, "OpenCL: invalid device")                                            \
+    X(CL_INVALID_CONTEXT, -34, "OpenCL: invalid context")                                          \
+    X(CL_INVALID_QUEUE_PROPERTIES, -35, "OpenCL: invalid queue properties")                        \
+    X(CL_INVALID_COMMAND_QUEUE, -36, "OpenCL: invalid command queue")                              \
+    X(CL_INVALID_HOST_PTR, -37, "OpenCL: invalid host pointer")                                    \
+    X(CL_INVALID_MEM_OBJECT, -38, "OpenCL: invalid memory object")                                 \
+    X(CL_INVALID_IMAGE_FORMAT_DESCRIPTOR, -39, "OpenCL: invalid image format descriptor")          \
+    X(CL_INVALID_IMAGE_SIZE, -40, "OpenCL: invalid image size")                                    \
+    X(CL_INVALID_SAMPLER, -41, "OpenCL: invalid sampler")                                          \
+    X(CL_INVALID_BINARY, -42, "OpenCL: invalid binary")                                            \
+    X(CL_INVALID_BUILD_OPTIONS, -43, "OpenCL: invalid build options")                              \
+    X(CL_INVALID_PROGRAM, -44, "OpenCL: invalid program")                                          \
+    X(CL_INVALID_PROGRAM_EXECUTABLE, -45, "OpenCL: invalid program executable")                    \
+    X(CL_INVALID_KERNEL_NAME, -46, "OpenCL: invalid kernel name")                                  \
+    X(CL_INVALID_KERNEL_DEFINITION, -47, "OpenCL: invalid kernel definition")                      \
+    X(CL_INVALID_KERNEL, -48, "OpenCL: invalid kernel")                                            \
+    X(CL_INVALID_ARG_INDEX, -49, "OpenCL: invalid argument index")                                 \
+    X(CL_INVALID_ARG_VALUE, -50, "OpenCL: invalid argument value")                                 \
+    X(CL_INVALID_ARG_SIZE, -51, "OpenCL: invalid argument size")                                   \
+    X(CL_INVALID_KERNEL_ARGS, -52, "OpenCL: invalid kernel arguments")                             \
+    X(CL_INVALID_WORK_DIMENSION, -53, "OpenCL: invalid work dimension")                            \
+    X(CL_INVALID_WORK_GROUP_SIZE, -54, "OpenCL: invalid work-group size")                          \
+    X(CL_INVALID_WORK_ITEM_SIZE, -55, "OpenCL: invalid work-item size")                            \
+    X(CL_INVALID_GLOBAL_OFFSET, -56, "OpenCL: invalid global offset")                              \
+    X(CL_INVALID_EVENT_WAIT_LIST, -57, "OpenCL: invalid event wait list")                          \
+    X(CL_INVALID_EVENT, -58, "OpenCL: invalid event")                                              \
+    X(CL_INVALID_OPERATION, -59, "OpenCL: invalid operation")                                      \
+    X(CL_INVALID_GL_OBJECT, -60, "OpenCL: invalid GL object")                                      \
+    X(CL_INVALID_BUFFER_SIZE, -61, "OpenCL: invalid buffer size")                                  \
+    X(CL_INVALID_MIP_LEVEL, -62, "OpenCL: invalid mip level")                                      \
+    X(CL_INVALID_GLOBAL_WORK_SIZE, -63, "OpenCL: invalid global work size")                        \
+    X(CL_INVALID_PROPERTY, -64, "OpenCL: invalid property")                                        \
+    X(CL_INVALID_IMAGE_DESCRIPTOR, -65, "OpenCL: invalid image descriptor")                        \
+    X(CL_INVALID_COMPILER_OPTIONS, -66, "OpenCL: invalid compiler options")                        \
+    X(CL_INVALID_LINKER_OPTIONS, -67, "OpenCL: invalid linker options")                            \
+    X(CL_INVALID_DEVICE_PARTITION_COUNT, -68, "OpenCL: invalid device partition count")            \
+    X(CL_PLATFORM_NOT_FOUND_KHR, -1001, "OpenCL: no platform found (ICD loader)")                  \
+    X(NULL_ARGUMENT, -3001, "a required handle or pointer is NULL")                                \
+    X(INVALID_VALUE, -3002, "an argument is out of range")                                         \
+    X(INVALID_SHAPE, -3003, "tensor shapes are invalid or inconsistent")                           \
+    X(SIZE_OVERFLOW, -3004, "sizes overflow the supported range")                                  \
+    X(BUFFER_TOO_SMALL, -3005, "a buffer is smaller than its shape and offset need")               \
+    X(WORKSPACE_TOO_SMALL, -3006, "the workspace is smaller than the operation needs")             \
+    X(NOT_SUPPORTED, -3007, "this combination is not supported")                                   \
+    X(DEVICE_NOT_FOUND, -3008, "no OpenCL device matches the selector")                            \
+    X(BUILD_FAILED, -3009, "kernel build failed (the log is in clt_context_last_error)")           \
+    X(OUT_OF_HOST_MEMORY, -3010, "host memory allocation failed")                                  \
+    X(CONTEXT_MISMATCH, -3011, "a buffer or queue belongs to another OpenCL context")              \
+    X(BLAS_ERROR, -3012, "CLBlast reported an error")                                              \
+    X(IO_ERROR, -3013, "a file could not be read or written")                                      \
+    X(INVALID_FORMAT, -3014, "data is malformed")                                                  \
+    X(INTERNAL, -3015, "internal error")
+
+typedef enum clt_status {
+#define CLT_STATUS_ENUM_(name, value, text) CLT_STATUS_##name = value,
+    CLT_STATUS_MAP(CLT_STATUS_ENUM_)
+#undef CLT_STATUS_ENUM_
+} clt_status;
+
+/* A sentence describing the status; never NULL ("unknown status" if unknown). */
+CLT_API const char *clt_status_string(clt_status s);
+/* The enumerator's name, e.g. "CLT_STATUS_NOT_SUPPORTED"; never NULL. */
+CLT_API const char *clt_status_name(clt_status s);
+
+/* ------------------------------------------------------------------------ */
+/* Devices and contexts                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct clt_context *clt_context_t;
+
+/* One OpenCL device as clt sees it. */
+typedef struct clt_device_info {
+    int platform_index, device_index; /* the "P:D" selector form */
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_device_type type;
+    char platform_name[128];
+    char name[128];
+    char vendor[128];
+    char driver_version[128];
+    char device_version[128];   /* "OpenCL 3.0 ..." */
+    char opencl_c_version[128]; /* "OpenCL C 1.2 ..." */
+    unsigned compute_units;
+    cl_ulong global_mem_bytes;
+    cl_ulong local_mem_bytes;
+    size_t max_work_group_size;
+    int usable;        /* 1 if clt can run here */
+    char why_not[128]; /* when usable is 0: the reason */
+} clt_device_info;
+
+/* Lists every device of every platform. Writes up to `capacity` entries to
+ * `out` (may be NULL when capacity is 0) and the total number to *count.
+ * Returns CLT_STATUS_SUCCESS with *count 0 when there is no platform. */
+CLT_API clt_status clt_devices_list(clt_device_info *out, int capacity, int *count);
+
+/* "CPU", "GPU", "ACCELERATOR" or "OTHER". */
+CLT_API const char *clt_device_type_name(cl_device_type type);
+
+typedef enum clt_log_level {
+    CLT_LOG_ERROR = 1,
+    CLT_LOG_WARN = 2,
+    CLT_LOG_INFO = 3,
+    CLT_LOG_DEBUG = 4
+} clt_log_level;
+
+typedef void (*clt_log_fn)(clt_log_level level, const char *message, void *user);
+
+typedef enum clt_cache_mode {
+    CLT_CACHE_DEFAULT = 0, /* from CLT_CACHE ("off" disables), else on */
+    CLT_CACHE_ON = 1,
+    CLT_CACHE_OFF = 2
+} clt_cache_mode;
+
+/* Options for clt_context_create; a zeroed struct (or NULL) means defaults. */
+typedef struct clt_context_options {
+    /* Device selector: "cpu", "gpu", "P:D" (platform and device index) or a
+     * case-insensitive substring of the device name. NULL: CLT_DEVICE, else
+     * the first GPU, else the first CPU. */
+    const char *device;
+    /* Extra OpenCL build options, appended after CLT_BUILD_OPTIONS. */
+    const char *build_options;
+    /* Binary cache directory. NULL: CLT_CACHE_DIR, else $XDG_CACHE_HOME/clt,
+     * else ~/.cache/clt. */
+    const char *cache_dir;
+    clt_cache_mode cache;
+    /* Log callback (NULL: no logging). Levels above CLT_LOG (error, warn,
+     * info, debug or 1-4; default warn) are not delivered. */
+    clt_log_fn log;
+    void *log_user;
+} clt_context_options;
+
+/* Creates a context, an OpenCL context and an in-order queue on the selected
+ * device. A selector that matches nothing returns CLT_STATUS_DEVICE_NOT_FOUND;
+ * clt_context_last_error(NULL) then lists the devices that exist. */
+CLT_API clt_status clt_context_create(const clt_context_options *opt, clt_context_t *out);
+
+/* Wraps an application's in-order queue. clt retains the queue, its context
+ * and device while the clt context lives, releases only what it retained, and
+ * never releases the caller's references. opt may be NULL; its device field
+ * is ignored. Out-of-order queues are refused (CLT_STATUS_NOT_SUPPORTED). */
+CLT_API clt_status clt_context_create_from_queue(cl_command_queue queue,
+                                                 const clt_context_options *opt,
+                                                 clt_context_t *out);
+
+/* Releases everything the context made or retained. NULL is ignored. */
+CLT_API void clt_context_destroy(clt_context_t ctx);
+
+/* Why the last failed call on ctx failed (a sentence naming the argument and
+ * values, or a kernel build log); "" after success. With ctx NULL, the reason
+ * the last clt_context_create* in this thread failed. Valid until the next
+ * call on the context. */
+CLT_API const char *clt_context_last_error(clt_context_t ctx);
+
+/* The OpenCL objects in use (not retained for the caller). */
+CLT_API cl_context clt_context_cl_context(clt_context_t ctx);
+CLT_API cl_command_queue clt_context_queue(clt_context_t ctx);
+CLT_API clt_status clt_context_device_info(clt_context_t ctx, clt_device_info *out);
+
+/* Waits until all work clt enqueued on the context's queue is done. */
+CLT_API clt_status clt_finish(clt_context_t ctx);
+
+/* What loading clt's kernels cost. */
+typedef struct clt_load_stats {
+    double load_ms;   /* wall time of the load */
+    int programs;     /* kernel programs loaded */
+    int cache_hits;   /* programs read from the binary cache */
+    int cache_misses; /* programs compiled from source */
+    int cache_enabled;
+} clt_load_stats;
+
+/* Builds (or loads from the cache) every kernel program of clt now, rather
+ * than at first use, and reports the cost. stats may be NULL. */
+CLT_API clt_status clt_context_load_kernels(clt_context_t ctx, clt_load_stats *stats);
+
+/* The binary cache directory in use ("" when the cache is off). */
+CLT_API const char *clt_context_cache_dir(clt_context_t ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Buffers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A float array in a cl_mem, starting `offset` elements into it. */
+typedef struct clt_buf {
+    cl_mem mem;
+    size_t offset;
+} clt_buf;
+
+/* ------------------------------------------------------------------------ */
+/* GEMM                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum clt_transpose { CLT_NO_TRANS = 0, CLT_TRANS = 1 } clt_transpose;
+
+/* C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is m x k, op(B) is
+ * k x n, C is m x n; lda, ldb, ldc are the row pitches of A, B, C as stored
+ * (lda >= k without transpose, >= m with). Everything is validated before
+ * anything is enqueued, buffer sizes included. With beta == 0, C need not
+ * hold numbers beforehand. */
+CLT_API clt_status clt_gemm(clt_context_t ctx, clt_transpose trans_a, clt_transpose trans_b,
+                            size_t m, size_t n, size_t k, float alpha, clt_buf a, size_t lda,
+                            clt_buf b, size_t ldb, float beta, clt_buf c, size_t ldc);
+
+/* ------------------------------------------------------------------------ */
+/* Element-wise                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* y[i] = value for i in [0, n). */
+CLT_API clt_status clt_fill(clt_context_t ctx, clt_buf y, size_t n, float value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLT_H */

@@ -1,0 +1,90 @@
+/* GEMM: validation of the public call and the CLBlast boundary. */
+#include "internal.h"
+
+#include <clblast_c.h>
+
+static clt_status clblast_status(clt_context_t ctx, CLBlastStatusCode code, const char *what)
+{
+    if (code == CLBlastSuccess)
+        return CLT_STATUS_SUCCESS;
+    if (code > -100) /* CLBlast passes OpenCL's codes through */
+        return clt__fail(ctx, (clt_status)code, "%s: %s", what,
+                         clt_status_string((clt_status)code));
+    return clt__fail(ctx, CLT_STATUS_BLAS_ERROR, "%s: CLBlast status %d", what, (int)code);
+}
+
+static CLBlastTranspose blas_trans(clt_transpose t)
+{
+    return t == CLT_TRANS ? CLBlastTransposeYes : CLBlastTransposeNo;
+}
+
+clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g)
+{
+    CLBlastStatusCode code;
+    if (g->batch <= 1)
+        code = CLBlastSgemm(CLBlastLayoutRowMajor, blas_trans(g->ta), blas_trans(g->tb), g->m, g->n,
+                            g->k, g->alpha, g->a, g->a_off, g->lda, g->b, g->b_off, g->ldb, g->beta,
+                            g->c, g->c_off, g->ldc, &ctx->queue, NULL);
+    else
+        code = CLBlastSgemmStridedBatched(
+            CLBlastLayoutRowMajor, blas_trans(g->ta), blas_trans(g->tb), g->m, g->n, g->k, g->alpha,
+            g->a, g->a_off, g->lda, g->a_stride, g->b, g->b_off, g->ldb, g->b_stride, g->beta, g->c,
+            g->c_off, g->ldc, g->c_stride, g->batch, &ctx->queue, NULL);
+    return clblast_status(ctx, code, "CLBlast SGEMM");
+}
+
+/* Elements a row-major rows x cols matrix with row pitch ld spans. */
+static bool matrix_extent(size_t rows, size_t cols, size_t ld, size_t *out)
+{
+    size_t body;
+    if (!clt__mul_ok(rows - 1, ld, &body) || body > SIZE_MAX - cols)
+        return false;
+    *out = body + cols;
+    return true;
+}
+
+static clt_status check_operand(clt_context_t ctx, const char *name, clt_buf buf, size_t rows,
+                                size_t cols, size_t ld, size_t *extent)
+{
+    if (ld < cols)
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
+                         "ld%s = %zu is smaller than the %zu columns %s holds as stored", name, ld,
+                         cols, name);
+    if (!matrix_extent(rows, cols, ld, extent))
+        return clt__fail(ctx, CLT_STATUS_SIZE_OVERFLOW, "%s: %zu rows x ld %zu overflows", name,
+                         rows, ld);
+    char what[8] = {name[0], '\0'};
+    return clt__check_buf(ctx, buf, *extent, what);
+}
+
+static bool overlaps(clt_buf x, size_t nx, clt_buf y, size_t ny)
+{
+    return x.mem == y.mem && x.offset < y.offset + ny && y.offset < x.offset + nx;
+}
+
+clt_status clt_gemm(clt_context_t ctx, clt_transpose trans_a, clt_transpose trans_b, size_t m,
+                    size_t n, size_t k, float alpha, clt_buf a, size_t lda, clt_buf b, size_t ldb,
+                    float beta, clt_buf c, size_t ldc)
+{
+    CLT__CHECK_CTX(ctx);
+    if ((trans_a != CLT_NO_TRANS && trans_a != CLT_TRANS) ||
+        (trans_b != CLT_NO_TRANS && trans_b != CLT_TRANS))
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
+                         "trans_a = %d, trans_b = %d: each must be CLT_NO_TRANS or CLT_TRANS",
+                         (int)trans_a, (int)trans_b);
+    if (m == 0 || n == 0 || k == 0)
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
+                         "m = %zu, n = %zu, k = %zu: all must be >= 1", m, n, k);
+    size_t ea, eb, ec;
+    bool ta = trans_a == CLT_TRANS, tb = trans_b == CLT_TRANS;
+    CLT__CHECK(check_operand(ctx, "A", a, ta ? k : m, ta ? m : k, lda, &ea));
+    CLT__CHECK(check_operand(ctx, "B", b, tb ? n : k, tb ? k : n, ldb, &eb));
+    CLT__CHECK(check_operand(ctx, "C", c, m, n, ldc, &ec));
+    if (overlaps(c, ec, a, ea) || overlaps(c, ec, b, eb))
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
+                         "C overlaps %s in the same buffer; the output must not alias an input",
+                         overlaps(c, ec, a, ea) ? "A" : "B");
+    clt__gemm_desc g = {trans_a, trans_b, m,        n,   k, alpha, beta,     a.mem, a.offset, lda,
+                        0,       b.mem,   b.offset, ldb, 0, c.mem, c.offset, ldc,   0,        1};
+    return clt__gemm_run(ctx, &g);
+}

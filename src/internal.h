@@ -1,0 +1,181 @@
+/* Internal declarations shared by clt's source files (not installed). */
+#ifndef CLT_INTERNAL_H
+#define CLT_INTERNAL_H
+
+#include "clt.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#define CLT__ERRMAX 8192
+#define CLT__MAX_KERNELS 96
+
+typedef struct clt__kernel_slot {
+    const char *program; /* name of the cl/ source, e.g. "im2col" */
+    const char *name;    /* kernel function */
+    cl_kernel kernel;
+} clt__kernel_slot;
+
+struct clt_context {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context cl;
+    cl_command_queue queue;
+    clt_device_info info;
+    bool is_cpu;
+
+    char *build_options; /* CLT_BUILD_OPTIONS + options->build_options */
+    char cache_dir[1024];
+    bool cache_enabled;
+
+    cl_program *programs; /* one per embedded source, built lazily */
+    int cache_hits, cache_misses;
+    clt__kernel_slot kernels[CLT__MAX_KERNELS];
+    int n_kernels;
+
+    cl_mem scratch; /* internal workspace when the caller passes none */
+    size_t scratch_bytes;
+
+    clt_log_fn log;
+    void *log_user;
+    int log_level;
+
+    char error[CLT__ERRMAX];
+};
+
+/* ---- errors ---- */
+
+/* Records why a call failed (printf-style) and returns status. ctx may be NULL. */
+clt_status clt__fail(clt_context_t ctx, clt_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Clears the context's last error at the start of a public call. */
+void clt__clear_error(clt_context_t ctx);
+/* Maps an OpenCL error to a status and records what was being done. */
+clt_status clt__cl_fail(clt_context_t ctx, cl_int err, const char *what);
+void clt__log(clt_context_t ctx, clt_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Jump to cleanup with `st` set when an expression yields a failure. */
+#define CLT__TRY(expr)                                                                             \
+    do {                                                                                           \
+        st = (expr);                                                                               \
+        if (st != CLT_STATUS_SUCCESS)                                                              \
+            goto cleanup;                                                                          \
+    } while (0)
+
+/* Return the failure of an expression to the caller at once. */
+#define CLT__CHECK(expr)                                                                           \
+    do {                                                                                           \
+        clt_status st_ = (expr);                                                                   \
+        if (st_ != CLT_STATUS_SUCCESS)                                                             \
+            return st_;                                                                            \
+    } while (0)
+
+/* ---- validation helpers (validate.c) ---- */
+
+/* ctx must be non-NULL (a NULL ctx cannot carry a message). */
+#define CLT__CHECK_CTX(ctx)                                                                        \
+    do {                                                                                           \
+        if (!(ctx))                                                                                \
+            return clt__fail(NULL, CLT_STATUS_NULL_ARGUMENT, "ctx is NULL");                       \
+        clt__clear_error(ctx);                                                                     \
+    } while (0)
+
+/* out = a * b, false on size_t overflow. */
+bool clt__mul_ok(size_t a, size_t b, size_t *out);
+/* Checks that `buf` names a buffer of this context holding at least
+ * `elements` floats from its offset. `what` names the argument. */
+clt_status clt__check_buf(clt_context_t ctx, clt_buf buf, size_t elements, const char *what);
+/* Same for a buffer of `elem_bytes`-sized elements (int32 indices, ...). */
+clt_status clt__check_buf_bytes(clt_context_t ctx, clt_buf buf, size_t elements, size_t elem_bytes,
+                                const char *what);
+/* Kernels index with 32-bit ints: element counts must stay below 2^31. */
+clt_status clt__check_int_range(clt_context_t ctx, size_t elements, const char *what);
+
+/* ---- programs and kernels (program.c, cache.c) ---- */
+
+typedef struct clt__source {
+    const char *name; /* file stem */
+    const unsigned char *data;
+    size_t size;
+} clt__source;
+
+/* The embedded cl/ files (generated at build time). common.h is separate. */
+extern const clt__source clt__sources[];
+extern const int clt__source_count;
+extern const clt__source clt__common_source;
+
+/* Builds or loads program `name` for the context. */
+clt_status clt__program_get(clt_context_t ctx, const char *name, cl_program *out);
+/* The kernel `kernel` of program `program`, created once per context. */
+clt_status clt__kernel_get(clt_context_t ctx, const char *program, const char *kernel,
+                           cl_kernel *out);
+void clt__programs_release(clt_context_t ctx);
+
+/* Test hook: replaces the source of one program (NULL restores the embedded
+ * one). Used by the suite to prove that build logs surface. */
+void clt__override_source(const char *name, const char *source);
+
+/* Binary cache (cache.c). The key covers everything that can change the
+ * binary; entries are verified before use and written atomically. */
+clt_status clt__cache_dir_resolve(const clt_context_options *opt, char *out, size_t cap,
+                                  bool *enabled);
+/* Returns a malloc'd binary or NULL when absent or not trustworthy. */
+unsigned char *clt__cache_load(clt_context_t ctx, const char *key, size_t *size);
+void clt__cache_store(clt_context_t ctx, const char *key, const unsigned char *bin, size_t size);
+/* 128-bit hash of a string as 32 hex characters (+NUL). */
+void clt__hash_hex(const void *data, size_t size, char out[33]);
+
+/* ---- launching (launch.c) ---- */
+
+typedef struct clt__arg {
+    size_t size;
+    const void *value;
+} clt__arg;
+
+#define CLT_ARG_MEM(m) ((clt__arg){sizeof(cl_mem), &(m)})
+#define CLT_ARG_INT(i) ((clt__arg){sizeof(cl_int), &(cl_int){(cl_int)(i)}})
+#define CLT_ARG_FLOAT(f) ((clt__arg){sizeof(cl_float), &(cl_float){(cl_float)(f)}})
+
+/* Enqueues program:kernel over `dims` dimensions with `global` work items
+ * (rounded up to the local size; kernels bounds-check). `local` may be NULL
+ * (the runtime chooses); a given local size is clamped to what the kernel
+ * and device allow. */
+clt_status clt__launch(clt_context_t ctx, const char *program, const char *kernel, cl_uint dims,
+                       const size_t *global, const size_t *local, int nargs, const clt__arg *args);
+
+#define CLT_LAUNCH(ctx, program, kernel, dims, global, local, ...)                                 \
+    clt__launch((ctx), (program), (kernel), (dims), (global), (local),                             \
+                (int)(sizeof((clt__arg[]){__VA_ARGS__}) / sizeof(clt__arg)),                       \
+                (clt__arg[]){__VA_ARGS__})
+
+/* An internal temporary buffer of at least `bytes` (grown on demand, owned
+ * by the context). Safe to reuse across calls: the queue is in order. */
+clt_status clt__scratch(clt_context_t ctx, size_t bytes, cl_mem *out);
+
+/* ---- GEMM (gemm.c): every matrix product in clt goes through here ---- */
+
+/* A row-major strided-batched GEMM; batch 1 is a plain GEMM. Offsets and
+ * strides count floats. Arguments are trusted: callers validate. */
+typedef struct clt__gemm_desc {
+    clt_transpose ta, tb;
+    size_t m, n, k;
+    float alpha, beta;
+    cl_mem a;
+    size_t a_off, lda, a_stride;
+    cl_mem b;
+    size_t b_off, ldb, b_stride;
+    cl_mem c;
+    size_t c_off, ldc, c_stride;
+    size_t batch;
+} clt__gemm_desc;
+
+clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g);
+
+#endif
