@@ -349,8 +349,9 @@ void clt_context_destroy(clt_context_t ctx)
     if (ctx->queue)
         clFinish(ctx->queue);
     clt__programs_release(ctx);
-    if (ctx->scratch)
-        clReleaseMemObject(ctx->scratch);
+    for (int i = 0; i < CLT__SCRATCH_SLOTS; i++)
+        if (ctx->scratch[i])
+            clReleaseMemObject(ctx->scratch[i]);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);
     if (ctx->cl)
@@ -391,25 +392,25 @@ clt_status clt_finish(clt_context_t ctx)
     return err == CL_SUCCESS ? CLT_STATUS_SUCCESS : clt__cl_fail(ctx, err, "clFinish");
 }
 
-clt_status clt__scratch(clt_context_t ctx, size_t bytes, cl_mem *out)
+clt_status clt__scratch(clt_context_t ctx, clt__scratch_slot slot, size_t bytes, cl_mem *out)
 {
     if (bytes == 0)
         bytes = 4;
-    if (ctx->scratch && ctx->scratch_bytes >= bytes) {
-        *out = ctx->scratch;
+    if (ctx->scratch[slot] && ctx->scratch_bytes[slot] >= bytes) {
+        *out = ctx->scratch[slot];
         return CLT_STATUS_SUCCESS;
     }
-    if (ctx->scratch) /* freed once the commands using it are done */
-        clReleaseMemObject(ctx->scratch);
-    ctx->scratch = NULL;
-    ctx->scratch_bytes = 0;
+    if (ctx->scratch[slot])
+        clReleaseMemObject(ctx->scratch[slot]);
+    ctx->scratch[slot] = NULL;
+    ctx->scratch_bytes[slot] = 0;
     cl_int err = CL_SUCCESS;
     cl_mem m = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS)
         return clt__fail(ctx, (clt_status)err, "allocating a %zu-byte workspace failed: %s", bytes,
                          clt_status_string((clt_status)err));
-    ctx->scratch = m;
-    ctx->scratch_bytes = bytes;
+    ctx->scratch[slot] = m;
+    ctx->scratch_bytes[slot] = bytes;
     *out = m;
     return CLT_STATUS_SUCCESS;
 }

@@ -10,6 +10,15 @@
 #define CLT__ERRMAX 8192
 #define CLT__MAX_KERNELS 96
 
+/* Internal temporary buffers, one per layer of use, so that a callee never
+ * reallocates a buffer its caller has handed it. */
+typedef enum clt__scratch_slot {
+    CLT__SCRATCH_OP = 0, /* an operation's workspace when the caller gives none */
+    CLT__SCRATCH_GEMM,   /* packing buffers inside clt__gemm_run */
+    CLT__SCRATCH_AUX,    /* small per-operation temporaries (weight transforms, ...) */
+    CLT__SCRATCH_SLOTS
+} clt__scratch_slot;
+
 typedef struct clt__kernel_slot {
     const char *program; /* name of the cl/ source, e.g. "im2col" */
     const char *name;    /* kernel function */
@@ -33,8 +42,8 @@ struct clt_context {
     clt__kernel_slot kernels[CLT__MAX_KERNELS];
     int n_kernels;
 
-    cl_mem scratch; /* internal workspace when the caller passes none */
-    size_t scratch_bytes;
+    cl_mem scratch[CLT__SCRATCH_SLOTS]; /* internal workspaces, see clt__scratch */
+    size_t scratch_bytes[CLT__SCRATCH_SLOTS];
 
     clt_log_fn log;
     void *log_user;
@@ -155,9 +164,11 @@ clt_status clt__launch(clt_context_t ctx, const char *program, const char *kerne
                 (int)(sizeof((clt__arg[]){__VA_ARGS__}) / sizeof(clt__arg)),                       \
                 (clt__arg[]){__VA_ARGS__})
 
-/* An internal temporary buffer of at least `bytes` (grown on demand, owned
- * by the context). Safe to reuse across calls: the queue is in order. */
-clt_status clt__scratch(clt_context_t ctx, size_t bytes, cl_mem *out);
+/* An internal temporary buffer of at least `bytes` in `slot` (grown on
+ * demand, owned by the context). Reuse across calls is safe since the queue
+ * is in order; growing releases the old buffer, which OpenCL keeps alive
+ * until the commands already enqueued on it are done. */
+clt_status clt__scratch(clt_context_t ctx, clt__scratch_slot slot, size_t bytes, cl_mem *out);
 
 /* ---- GEMM (gemm.c): every matrix product in clt goes through here ---- */
 
