@@ -226,8 +226,8 @@ CLT_API void clt_context_destroy(clt_context_t ctx);
 
 /* Why the last failed call on ctx failed (a sentence naming the argument and
  * values, or a kernel build log); "" after success. With ctx NULL, the reason
- * the last clt_context_create* in this thread failed. Valid until the next
- * call on the context. */
+ * the last failed call without a context (clt_context_create*, shape
+ * queries) in this thread failed. Valid until the next call on the context. */
 CLT_API const char *clt_context_last_error(clt_context_t ctx);
 
 /* The OpenCL objects in use (not retained for the caller). */
@@ -278,6 +278,105 @@ typedef enum clt_transpose { CLT_NO_TRANS = 0, CLT_TRANS = 1 } clt_transpose;
 CLT_API clt_status clt_gemm(clt_context_t ctx, clt_transpose trans_a, clt_transpose trans_b,
                             size_t m, size_t n, size_t k, float alpha, clt_buf a, size_t lda,
                             clt_buf b, size_t ldb, float beta, clt_buf c, size_t ldc);
+
+/* ------------------------------------------------------------------------ */
+/* Tensors and convolution                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct clt_shape {
+    int n, c, h, w;
+} clt_shape;
+
+/* A 2-D convolution (cross-correlation, as in deep learning frameworks):
+ * x is N x C x H x W, the filter K x (C/groups) x kernel_h x kernel_w, the
+ * output N x K x P x Q with P = (H + 2 pad_h - dilation_h (kernel_h - 1) - 1)
+ * / stride_h + 1 (likewise Q). Every field must be set: strides, dilations
+ * and groups are >= 1, pads >= 0. Depthwise: groups == C == K, or K a
+ * multiple of C for channel multipliers. */
+typedef struct clt_conv2d_desc {
+    int n, c, h, w;
+    int k;
+    int kernel_h, kernel_w;
+    int pad_h, pad_w;
+    int stride_h, stride_w;
+    int dilation_h, dilation_w;
+    int groups;
+} clt_conv2d_desc;
+
+typedef enum clt_conv_algo {
+    CLT_CONV_ALGO_AUTO = 0,      /* the measured or predicted fastest below */
+    CLT_CONV_ALGO_DIRECT,        /* any parameters, no workspace */
+    CLT_CONV_ALGO_IM2COL_GEMM,   /* batched im2col + one GEMM per group */
+    CLT_CONV_ALGO_GEMM_1X1,      /* 1x1, stride 1, pad 0: GEMM on x as is */
+    CLT_CONV_ALGO_WINOGRAD_F2X3, /* 3x3, stride 1, dilation 1, groups 1 */
+    CLT_CONV_ALGO_COUNT
+} clt_conv_algo;
+
+/* Which pass of the convolution a query is about. */
+typedef enum clt_conv_op {
+    CLT_CONV_FORWARD = 0,
+    CLT_CONV_BACKWARD_DATA,
+    CLT_CONV_BACKWARD_WEIGHTS
+} clt_conv_op;
+
+typedef enum clt_activation {
+    CLT_ACTIVATION_NONE = 0,
+    CLT_ACTIVATION_RELU = 1 /* fused after the bias: y = max(0, conv + bias) */
+} clt_activation;
+
+/* "auto", "direct", "im2col", "gemm1x1", "winograd"; NULL when out of range. */
+CLT_API const char *clt_conv_algo_name(clt_conv_algo algo);
+/* The algorithm called `name` (as above); CLT_STATUS_INVALID_VALUE if none. */
+CLT_API clt_status clt_conv_algo_from_name(const char *name, clt_conv_algo *out);
+
+/* Validates d and writes the output shape. On failure the reason is in
+ * clt_context_last_error(NULL). */
+CLT_API clt_status clt_conv2d_output_shape(const clt_conv2d_desc *d, clt_shape *y);
+
+/* Validate-only: can `algo` run pass `op` of d on this context's device?
+ * CLT_STATUS_NOT_SUPPORTED (with the reason) when the algorithm cannot take
+ * these parameters. Enqueues nothing. */
+CLT_API clt_status clt_conv2d_check(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
+                                    clt_conv_algo algo);
+
+/* Bytes of workspace `algo` wants for pass `op` of d (0 if none). An
+ * operation given less, but at least what one image needs, works in chunks
+ * of the batch. */
+CLT_API clt_status clt_conv2d_workspace_size(clt_context_t ctx, const clt_conv2d_desc *d,
+                                             clt_conv_op op, clt_conv_algo algo, size_t *bytes);
+
+/* y = act(conv(x, w) + bias). bias (K floats) is optional: {NULL, 0} for
+ * none. workspace may be NULL (clt then uses a buffer of its own, kept in
+ * the context) or a buffer of workspace_bytes. */
+CLT_API clt_status clt_conv2d_forward(clt_context_t ctx, const clt_conv2d_desc *d,
+                                      clt_conv_algo algo, clt_buf x, clt_buf w, clt_buf bias,
+                                      clt_activation act, clt_buf y, cl_mem workspace,
+                                      size_t workspace_bytes);
+
+/* Weights transformed once for an algorithm (Winograd's G g G^T, packed
+ * layouts) and reused across forward calls with the same descriptor. */
+typedef struct clt_conv2d_weights *clt_conv2d_weights_t;
+
+/* Transforms w for (d, algo); AUTO resolves the algorithm now. The handle
+ * owns its device memory; w may change or go afterwards. */
+CLT_API clt_status clt_conv2d_weights_create(clt_context_t ctx, const clt_conv2d_desc *d,
+                                             clt_conv_algo algo, clt_buf w,
+                                             clt_conv2d_weights_t *out);
+CLT_API void clt_conv2d_weights_destroy(clt_conv2d_weights_t pw);
+/* The algorithm the prepared weights are for. */
+CLT_API clt_conv_algo clt_conv2d_weights_algo(clt_conv2d_weights_t pw);
+
+/* As clt_conv2d_forward, with prepared weights; d must equal the descriptor
+ * they were prepared for. */
+CLT_API clt_status clt_conv2d_forward_prepared(clt_context_t ctx, const clt_conv2d_desc *d,
+                                               clt_conv2d_weights_t pw, clt_buf x, clt_buf bias,
+                                               clt_activation act, clt_buf y, cl_mem workspace,
+                                               size_t workspace_bytes);
+
+/* Batched im2col: x (N x C x H x W) -> col, a (C kernel_h kernel_w) x
+ * (N P Q) row-major matrix; row (c, r, s), column (n, p, q); padding reads
+ * as zero. */
+CLT_API clt_status clt_im2col(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf x, clt_buf col);
 
 /* ------------------------------------------------------------------------ */
 /* Element-wise                                                             */

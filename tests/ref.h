@@ -11,3 +11,15 @@ void ref_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alp
               size_t ldc);
 
 #endif
+
+/* The convolution geometry, mirroring clt_conv2d_desc. */
+typedef struct ref_conv {
+    int n, c, h, w, k, r, s, pad_h, pad_w, stride_h, stride_w, dil_h, dil_w, groups;
+} ref_conv;
+
+void ref_conv_out_hw(const ref_conv *d, int *p, int *q);
+/* y = conv(x, w) + bias (bias may be NULL), then ReLU if relu. */
+void ref_conv2d_forward(const ref_conv *d, const float *x, const float *w, const float *bias,
+                        int relu, double *y);
+/* col (C R S) x (N P Q), row (c, r, s), column (n, p, q). */
+void ref_im2col(const ref_conv *d, const float *x, double *col);

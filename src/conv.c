@@ -1,0 +1,456 @@
+/* Convolution: descriptor validation, output shapes, workspace, algorithm
+ * choice and dispatch. The algorithms live in conv_*.c, one per file, and
+ * are listed once in the table below. */
+#include "conv_impl.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const clt__conv_impl *const algos[] = {
+    &clt__conv_direct,
+    &clt__conv_im2col,
+    &clt__conv_gemm1x1,
+    &clt__conv_winograd,
+};
+#define N_ALGOS (sizeof algos / sizeof algos[0])
+
+static const char *const algo_names[CLT_CONV_ALGO_COUNT] = {
+    [CLT_CONV_ALGO_AUTO] = "auto",
+    [CLT_CONV_ALGO_DIRECT] = "direct",
+    [CLT_CONV_ALGO_IM2COL_GEMM] = "im2col",
+    [CLT_CONV_ALGO_GEMM_1X1] = "gemm1x1",
+    [CLT_CONV_ALGO_WINOGRAD_F2X3] = "winograd",
+};
+
+/* Default cap on an operation's workspace when clt chooses it: larger
+ * batches run in chunks. */
+#define WORKSPACE_LIMIT ((size_t)512 << 20)
+
+const char *clt_conv_algo_name(clt_conv_algo algo)
+{
+    return (unsigned)algo < CLT_CONV_ALGO_COUNT ? algo_names[algo] : NULL;
+}
+
+clt_status clt_conv_algo_from_name(const char *name, clt_conv_algo *out)
+{
+    if (!name || !out)
+        return clt__fail(NULL, CLT_STATUS_NULL_ARGUMENT, "name or out is NULL");
+    for (int a = 0; a < CLT_CONV_ALGO_COUNT; a++)
+        if (!strcmp(name, algo_names[a])) {
+            *out = (clt_conv_algo)a;
+            return CLT_STATUS_SUCCESS;
+        }
+    return clt__fail(NULL, CLT_STATUS_INVALID_VALUE,
+                     "unknown algorithm \"%s\" (auto, direct, im2col, gemm1x1, winograd)", name);
+}
+
+static const clt__conv_impl *impl_of(clt_conv_algo algo)
+{
+    for (size_t i = 0; i < N_ALGOS; i++)
+        if (algos[i]->algo == algo)
+            return algos[i];
+    return NULL;
+}
+
+/* ---- shapes ---- */
+
+void clt__conv_out_hw(const clt_conv2d_desc *d, int *p, int *q)
+{
+    long long eh = (long long)d->dilation_h * (d->kernel_h - 1) + 1;
+    long long ew = (long long)d->dilation_w * (d->kernel_w - 1) + 1;
+    *p = (int)(((long long)d->h + 2LL * d->pad_h - eh) / d->stride_h + 1);
+    *q = (int)(((long long)d->w + 2LL * d->pad_w - ew) / d->stride_w + 1);
+}
+
+size_t clt__conv_x_elems(const clt_conv2d_desc *d)
+{
+    return (size_t)d->n * (size_t)d->c * (size_t)d->h * (size_t)d->w;
+}
+
+size_t clt__conv_w_elems(const clt_conv2d_desc *d)
+{
+    return (size_t)d->k * (size_t)(d->c / d->groups) * (size_t)d->kernel_h * (size_t)d->kernel_w;
+}
+
+size_t clt__conv_y_elems(const clt_conv2d_desc *d, int p, int q)
+{
+    return (size_t)d->n * (size_t)d->k * (size_t)p * (size_t)q;
+}
+
+/* Every field in range, every size representable. ctx may be NULL. */
+static clt_status validate_desc(clt_context_t ctx, const clt_conv2d_desc *d)
+{
+    if (!d)
+        return clt__fail(ctx, CLT_STATUS_NULL_ARGUMENT, "desc is NULL");
+    const struct {
+        const char *name;
+        int value, min;
+    } fields[] = {
+        {"n", d->n, 1},
+        {"c", d->c, 1},
+        {"h", d->h, 1},
+        {"w", d->w, 1},
+        {"k", d->k, 1},
+        {"kernel_h", d->kernel_h, 1},
+        {"kernel_w", d->kernel_w, 1},
+        {"pad_h", d->pad_h, 0},
+        {"pad_w", d->pad_w, 0},
+        {"stride_h", d->stride_h, 1},
+        {"stride_w", d->stride_w, 1},
+        {"dilation_h", d->dilation_h, 1},
+        {"dilation_w", d->dilation_w, 1},
+        {"groups", d->groups, 1},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (fields[i].value < fields[i].min)
+            return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "%s = %d: must be >= %d",
+                             fields[i].name, fields[i].value, fields[i].min);
+    if (d->c % d->groups || d->k % d->groups)
+        return clt__fail(ctx, CLT_STATUS_INVALID_SHAPE,
+                         "groups = %d must divide both c = %d and k = %d", d->groups, d->c, d->k);
+    long long eh = (long long)d->dilation_h * (d->kernel_h - 1) + 1;
+    long long ew = (long long)d->dilation_w * (d->kernel_w - 1) + 1;
+    long long ph = (long long)d->h + 2LL * d->pad_h, pw = (long long)d->w + 2LL * d->pad_w;
+    if (eh > ph || ew > pw)
+        return clt__fail(ctx, CLT_STATUS_INVALID_SHAPE,
+                         "the dilated kernel (%lld x %lld) is larger than the padded input (%lld x "
+                         "%lld)",
+                         eh, ew, ph, pw);
+    int p, q;
+    clt__conv_out_hw(d, &p, &q);
+    /* every tensor, and every product a kernel forms, must index with int */
+    double elems[] = {(double)d->n * d->c * d->h * d->w,
+                      (double)d->k * (d->c / d->groups) * d->kernel_h * d->kernel_w,
+                      (double)d->n * d->k * p * q,
+                      (double)d->c * d->kernel_h * d->kernel_w * d->n * p * q};
+    const char *what[] = {"x", "w", "y", "the im2col matrix"};
+    for (int i = 0; i < 4; i++)
+        if (elems[i] > (double)INT32_MAX)
+            return clt__fail(ctx, CLT_STATUS_SIZE_OVERFLOW,
+                             "%s would hold %.0f elements; clt's kernels index with 32-bit "
+                             "integers (max %d)",
+                             what[i], elems[i], (int)INT32_MAX);
+    return CLT_STATUS_SUCCESS;
+}
+
+clt_status clt_conv2d_output_shape(const clt_conv2d_desc *d, clt_shape *y)
+{
+    clt__clear_error(NULL);
+    if (!y)
+        return clt__fail(NULL, CLT_STATUS_NULL_ARGUMENT, "y (the output shape) is NULL");
+    CLT__CHECK(validate_desc(NULL, d));
+    int p, q;
+    clt__conv_out_hw(d, &p, &q);
+    *y = (clt_shape){d->n, d->k, p, q};
+    return CLT_STATUS_SUCCESS;
+}
+
+/* ---- algorithm choice ---- */
+
+/* A heuristic until measurements say otherwise (perf-db). */
+static clt_conv_algo choose_auto(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op)
+{
+    (void)ctx;
+    char why[8];
+    int cg = d->c / d->groups;
+    if (clt__conv_gemm1x1.supports(d, op, why, sizeof why))
+        return CLT_CONV_ALGO_GEMM_1X1;
+    if (cg * d->kernel_h * d->kernel_w < 16) /* depthwise and tiny: GEMM has nothing to chew */
+        return CLT_CONV_ALGO_DIRECT;
+    if (clt__conv_winograd.supports(d, op, why, sizeof why) && d->c >= 16 && d->k >= 16)
+        return CLT_CONV_ALGO_WINOGRAD_F2X3;
+    return CLT_CONV_ALGO_IM2COL_GEMM;
+}
+
+/* Validates the descriptor, op and algorithm and resolves AUTO. */
+static clt_status resolve(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
+                          clt_conv_algo algo, const clt__conv_impl **out)
+{
+    CLT__CHECK(validate_desc(ctx, d));
+    if ((unsigned)op > CLT_CONV_BACKWARD_WEIGHTS)
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "op = %d is not a clt_conv_op", (int)op);
+    if ((unsigned)algo >= CLT_CONV_ALGO_COUNT)
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "algo = %d is not a clt_conv_algo",
+                         (int)algo);
+    if (algo == CLT_CONV_ALGO_AUTO)
+        algo = choose_auto(ctx, d, op);
+    const clt__conv_impl *impl = impl_of(algo);
+    char why[256] = "";
+    if (!impl || !impl->supports(d, op, why, sizeof why))
+        return clt__fail(ctx, CLT_STATUS_NOT_SUPPORTED, "algorithm %s cannot run this %s: %s",
+                         clt_conv_algo_name(algo),
+                         op == CLT_CONV_FORWARD         ? "forward convolution"
+                         : op == CLT_CONV_BACKWARD_DATA ? "backward-data pass"
+                                                        : "backward-weights pass",
+                         impl ? why : "not implemented");
+    *out = impl;
+    return CLT_STATUS_SUCCESS;
+}
+
+clt_status clt_conv2d_check(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
+                            clt_conv_algo algo)
+{
+    CLT__CHECK_CTX(ctx);
+    const clt__conv_impl *impl;
+    return resolve(ctx, d, op, algo, &impl);
+}
+
+/* The most images per pass whose workspace fits in `bytes` (0 if none). */
+static int chunk_for(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_conv_op op,
+                     size_t bytes)
+{
+    if (impl->workspace(d, op, d->n) <= bytes)
+        return d->n;
+    int lo = 0, hi = d->n; /* workspace(lo) fits, workspace(hi) does not */
+    if (impl->workspace(d, op, 1) > bytes)
+        return 0;
+    lo = 1;
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if (impl->workspace(d, op, mid) <= bytes)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static size_t default_workspace(const clt__conv_impl *impl, const clt_conv2d_desc *d,
+                                clt_conv_op op)
+{
+    size_t full = impl->workspace(d, op, d->n);
+    if (full <= WORKSPACE_LIMIT)
+        return full;
+    int nb = chunk_for(impl, d, op, WORKSPACE_LIMIT);
+    return impl->workspace(d, op, nb > 0 ? nb : 1);
+}
+
+clt_status clt_conv2d_workspace_size(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
+                                     clt_conv_algo algo, size_t *bytes)
+{
+    CLT__CHECK_CTX(ctx);
+    if (!bytes)
+        return clt__fail(ctx, CLT_STATUS_NULL_ARGUMENT, "bytes is NULL");
+    const clt__conv_impl *impl;
+    CLT__CHECK(resolve(ctx, d, op, algo, &impl));
+    *bytes = default_workspace(impl, d, op);
+    return CLT_STATUS_SUCCESS;
+}
+
+/* Checks the caller's workspace, or takes the context's own, and sets the
+ * chunk of images per pass. */
+static clt_status setup_workspace(clt_context_t ctx, const clt__conv_impl *impl,
+                                  const clt_conv2d_desc *d, clt_conv_op op, cl_mem ws,
+                                  size_t ws_bytes, clt__conv_fwd *a)
+{
+    size_t one = impl->workspace(d, op, 1);
+    if (!ws) {
+        if (ws_bytes)
+            return clt__fail(ctx, CLT_STATUS_NULL_ARGUMENT,
+                             "workspace is NULL but workspace_bytes = %zu", ws_bytes);
+        ws_bytes = default_workspace(impl, d, op);
+        if (ws_bytes)
+            CLT__CHECK(clt__scratch(ctx, CLT__SCRATCH_OP, ws_bytes, &ws));
+    } else {
+        CLT__CHECK(clt__check_buf_bytes(ctx, (clt_buf){ws, 0}, ws_bytes, 1, "workspace"));
+        if (ws_bytes < one)
+            return clt__fail(ctx, CLT_STATUS_WORKSPACE_TOO_SMALL,
+                             "workspace_bytes = %zu; algorithm %s needs at least %zu (one image; "
+                             "%zu for the whole batch)",
+                             ws_bytes, clt_conv_algo_name(impl->algo), one,
+                             impl->workspace(d, op, d->n));
+    }
+    a->ws = ws;
+    a->ws_bytes = ws_bytes;
+    a->chunk = one == 0 ? d->n : chunk_for(impl, d, op, ws_bytes);
+    return CLT_STATUS_SUCCESS;
+}
+
+static bool overlaps(clt_buf a, size_t na, clt_buf b, size_t nb)
+{
+    return a.mem && a.mem == b.mem && a.offset < b.offset + nb && b.offset < a.offset + na;
+}
+
+/* Buffers of a forward call: present, big enough, y aliasing no input. */
+static clt_status check_forward_buffers(clt_context_t ctx, const clt__conv_fwd *a, size_t w_elems)
+{
+    const clt_conv2d_desc *d = a->d;
+    size_t nx = clt__conv_x_elems(d), ny = clt__conv_y_elems(d, a->p, a->q);
+    CLT__CHECK(clt__check_buf(ctx, a->x, nx, "x"));
+    CLT__CHECK(clt__check_buf(ctx, a->w, w_elems, "w"));
+    CLT__CHECK(clt__check_buf(ctx, a->y, ny, "y"));
+    if (a->bias.mem)
+        CLT__CHECK(clt__check_buf(ctx, a->bias, (size_t)d->k, "bias"));
+    CLT__CHECK(clt__check_int_range(ctx, a->x.offset + nx, "x (offset + size)"));
+    CLT__CHECK(clt__check_int_range(ctx, a->w.offset + w_elems, "w (offset + size)"));
+    CLT__CHECK(clt__check_int_range(ctx, a->y.offset + ny, "y (offset + size)"));
+    CLT__CHECK(clt__check_int_range(ctx, a->bias.offset + (size_t)d->k, "bias (offset + size)"));
+    if (overlaps(a->y, ny, a->x, nx) || overlaps(a->y, ny, a->w, w_elems) ||
+        overlaps(a->y, ny, a->bias, (size_t)d->k))
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
+                         "y overlaps x, w or bias in the same buffer; the output must not alias "
+                         "an input");
+    if (a->act != CLT_ACTIVATION_NONE && a->act != CLT_ACTIVATION_RELU)
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "act = %d is not a clt_activation",
+                         (int)a->act);
+    return CLT_STATUS_SUCCESS;
+}
+
+static clt_status forward(clt_context_t ctx, const clt_conv2d_desc *d, const clt__conv_impl *impl,
+                          clt_buf x, clt_buf w, bool prepared, size_t w_elems, clt_buf bias,
+                          clt_activation act, clt_buf y, cl_mem ws, size_t ws_bytes)
+{
+    clt__conv_fwd a = {
+        .d = d, .x = x, .w = w, .bias = bias, .y = y, .w_prepared = prepared, .act = act};
+    clt__conv_out_hw(d, &a.p, &a.q);
+    CLT__CHECK(check_forward_buffers(ctx, &a, w_elems));
+    CLT__CHECK(setup_workspace(ctx, impl, d, CLT_CONV_FORWARD, ws, ws_bytes, &a));
+    return impl->forward(ctx, &a);
+}
+
+clt_status clt_conv2d_forward(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_algo algo,
+                              clt_buf x, clt_buf w, clt_buf bias, clt_activation act, clt_buf y,
+                              cl_mem workspace, size_t workspace_bytes)
+{
+    CLT__CHECK_CTX(ctx);
+    const clt__conv_impl *impl;
+    CLT__CHECK(resolve(ctx, d, CLT_CONV_FORWARD, algo, &impl));
+    return forward(ctx, d, impl, x, w, false, clt__conv_w_elems(d), bias, act, y, workspace,
+                   workspace_bytes);
+}
+
+/* ---- prepared weights ---- */
+
+struct clt_conv2d_weights {
+    clt_conv2d_desc desc;
+    const clt__conv_impl *impl;
+    cl_context cl;
+    cl_mem mem;
+    size_t elems;
+    bool transformed; /* false: a plain copy of w */
+};
+
+clt_status clt_conv2d_weights_create(clt_context_t ctx, const clt_conv2d_desc *d,
+                                     clt_conv_algo algo, clt_buf w, clt_conv2d_weights_t *out)
+{
+    CLT__CHECK_CTX(ctx);
+    if (!out)
+        return clt__fail(ctx, CLT_STATUS_NULL_ARGUMENT, "out is NULL");
+    *out = NULL;
+    const clt__conv_impl *impl;
+    CLT__CHECK(resolve(ctx, d, CLT_CONV_FORWARD, algo, &impl));
+    size_t n_w = clt__conv_w_elems(d);
+    CLT__CHECK(clt__check_buf(ctx, w, n_w, "w"));
+    struct clt_conv2d_weights *pw = calloc(1, sizeof *pw);
+    if (!pw)
+        return clt__fail(ctx, CLT_STATUS_OUT_OF_HOST_MEMORY, "allocating prepared weights");
+    pw->desc = *d;
+    pw->impl = impl;
+    pw->cl = ctx->cl;
+    pw->transformed = impl->prepare != NULL;
+    pw->elems = pw->transformed ? impl->prepared_size(d) : n_w;
+    clt_status st = CLT_STATUS_SUCCESS;
+    cl_int err = CL_SUCCESS;
+    pw->mem = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, pw->elems * sizeof(float), NULL, &err);
+    if (err != CL_SUCCESS) {
+        st = clt__cl_fail(ctx, err, "allocating prepared weights");
+        goto cleanup;
+    }
+    if (pw->transformed) {
+        CLT__TRY(impl->prepare(ctx, d, w, (clt_buf){pw->mem, 0}));
+    } else {
+        err = clEnqueueCopyBuffer(ctx->queue, w.mem, pw->mem, w.offset * sizeof(float), 0,
+                                  n_w * sizeof(float), 0, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            st = clt__cl_fail(ctx, err, "copying weights");
+            goto cleanup;
+        }
+    }
+    *out = pw;
+    return CLT_STATUS_SUCCESS;
+cleanup:
+    clt_conv2d_weights_destroy(pw);
+    return st;
+}
+
+void clt_conv2d_weights_destroy(clt_conv2d_weights_t pw)
+{
+    if (!pw)
+        return;
+    if (pw->mem)
+        clReleaseMemObject(pw->mem);
+    free(pw);
+}
+
+clt_conv_algo clt_conv2d_weights_algo(clt_conv2d_weights_t pw)
+{
+    return pw ? pw->impl->algo : CLT_CONV_ALGO_AUTO;
+}
+
+clt_status clt_conv2d_forward_prepared(clt_context_t ctx, const clt_conv2d_desc *d,
+                                       clt_conv2d_weights_t pw, clt_buf x, clt_buf bias,
+                                       clt_activation act, clt_buf y, cl_mem workspace,
+                                       size_t workspace_bytes)
+{
+    CLT__CHECK_CTX(ctx);
+    if (!pw)
+        return clt__fail(ctx, CLT_STATUS_NULL_ARGUMENT, "prepared weights are NULL");
+    CLT__CHECK(validate_desc(ctx, d));
+    if (memcmp(d, &pw->desc, sizeof *d) != 0)
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
+                         "desc differs from the one the weights were prepared for");
+    if (pw->cl != ctx->cl)
+        return clt__fail(ctx, CLT_STATUS_CONTEXT_MISMATCH,
+                         "the weights were prepared in another OpenCL context");
+    return forward(ctx, d, pw->impl, x, (clt_buf){pw->mem, 0}, pw->transformed, pw->elems, bias,
+                   act, y, workspace, workspace_bytes);
+}
+
+/* ---- shared building blocks ---- */
+
+clt_status clt_im2col(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf x, clt_buf col)
+{
+    CLT__CHECK_CTX(ctx);
+    CLT__CHECK(validate_desc(ctx, d));
+    int p, q;
+    clt__conv_out_hw(d, &p, &q);
+    size_t ncol = (size_t)d->c * d->kernel_h * d->kernel_w * d->n * p * q;
+    CLT__CHECK(clt__check_buf(ctx, x, clt__conv_x_elems(d), "x"));
+    CLT__CHECK(clt__check_buf(ctx, col, ncol, "col"));
+    CLT__CHECK(clt__check_int_range(ctx, col.offset + ncol, "col"));
+    CLT__CHECK(clt__check_int_range(ctx, x.offset + clt__conv_x_elems(d), "x"));
+    if (overlaps(col, ncol, x, clt__conv_x_elems(d)))
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "col overlaps x in the same buffer");
+    return clt__im2col(ctx, d, x, 0, d->n, col.mem, col.offset);
+}
+
+clt_status clt__im2col(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf x, int n0, int nb,
+                       cl_mem col, size_t col_off)
+{
+    int p, q;
+    clt__conv_out_hw(d, &p, &q);
+    size_t global[2] = {(size_t)nb * p * q, (size_t)d->c};
+    return CLT_LAUNCH(ctx, "im2col", "im2col", 2, global, NULL, CLT_ARG_MEM(x.mem),
+                      CLT_ARG_INT(x.offset + (size_t)n0 * d->c * d->h * d->w), CLT_ARG_MEM(col),
+                      CLT_ARG_INT(col_off), CLT_ARG_INT(nb), CLT_ARG_INT(d->c), CLT_ARG_INT(d->h),
+                      CLT_ARG_INT(d->w), CLT_ARG_INT(d->kernel_h), CLT_ARG_INT(d->kernel_w),
+                      CLT_ARG_INT(d->pad_h), CLT_ARG_INT(d->pad_w), CLT_ARG_INT(d->stride_h),
+                      CLT_ARG_INT(d->stride_w), CLT_ARG_INT(d->dilation_h),
+                      CLT_ARG_INT(d->dilation_w), CLT_ARG_INT(p), CLT_ARG_INT(q));
+}
+
+clt_status clt__conv_epilogue(clt_context_t ctx, const clt_conv2d_desc *d, int pq, int n0, int nb,
+                              cl_mem src, size_t src_off, size_t k_stride, size_t n_stride,
+                              clt_buf bias, clt_activation act, clt_buf y)
+{
+    size_t global[3] = {(size_t)pq, (size_t)d->k, (size_t)nb};
+    cl_mem bias_mem = bias.mem ? bias.mem : y.mem; /* any valid buffer when unused */
+    return CLT_LAUNCH(ctx, "conv", "conv_epilogue", 3, global, NULL, CLT_ARG_MEM(src),
+                      CLT_ARG_INT(src_off), CLT_ARG_INT(k_stride), CLT_ARG_INT(n_stride),
+                      CLT_ARG_MEM(y.mem), CLT_ARG_INT(y.offset + (size_t)n0 * d->k * pq),
+                      CLT_ARG_MEM(bias_mem), CLT_ARG_INT(bias.offset),
+                      CLT_ARG_INT(bias.mem != NULL), CLT_ARG_INT(act == CLT_ACTIVATION_RELU),
+                      CLT_ARG_INT(d->k), CLT_ARG_INT(pq), CLT_ARG_INT(nb));
+}

@@ -1,0 +1,56 @@
+/* The interface every convolution algorithm implements (one conv_*.c file
+ * each), and the helpers conv.c shares with them. */
+#ifndef CLT_CONV_IMPL_H
+#define CLT_CONV_IMPL_H
+
+#include "internal.h"
+
+/* A validated forward call, as an algorithm receives it. */
+typedef struct clt__conv_fwd {
+    const clt_conv2d_desc *d;
+    int p, q; /* output height and width */
+    clt_buf x, w, bias, y;
+    bool w_prepared; /* w holds this algorithm's transformed weights */
+    clt_activation act;
+    cl_mem ws; /* workspace, ws_bytes long (never NULL when ws_bytes > 0) */
+    size_t ws_bytes;
+    int chunk; /* images per pass that fit the workspace */
+} clt__conv_fwd;
+
+typedef struct clt__conv_impl {
+    clt_conv_algo algo;
+    /* Can the algorithm run pass `op` of d? If not, writes why into `why`. */
+    bool (*supports)(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t cap);
+    /* Workspace bytes for pass `op` over `images` images of the batch. */
+    size_t (*workspace)(const clt_conv2d_desc *d, clt_conv_op op, int images);
+    clt_status (*forward)(clt_context_t ctx, const clt__conv_fwd *a);
+    /* Optional weight transform: floats it produces, and the transform. */
+    size_t (*prepared_size)(const clt_conv2d_desc *d);
+    clt_status (*prepare)(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf w, clt_buf out);
+} clt__conv_impl;
+
+extern const clt__conv_impl clt__conv_direct;
+extern const clt__conv_impl clt__conv_im2col;
+extern const clt__conv_impl clt__conv_gemm1x1;
+extern const clt__conv_impl clt__conv_winograd;
+
+/* Sizes derived from a descriptor, as size_t. */
+size_t clt__conv_x_elems(const clt_conv2d_desc *d);
+size_t clt__conv_w_elems(const clt_conv2d_desc *d);
+size_t clt__conv_y_elems(const clt_conv2d_desc *d, int p, int q);
+void clt__conv_out_hw(const clt_conv2d_desc *d, int *p, int *q);
+
+/* Batched im2col of images [n0, n0 + nb) into col, a (C R S) x (nb P Q)
+ * matrix at col_off (floats) in `col`. */
+clt_status clt__im2col(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf x, int n0, int nb,
+                       cl_mem col, size_t col_off);
+
+/* y[n0 + n, k, pq] = act(src[src_off + k k_stride + n n_stride + pq] +
+ * bias[k]) for n < nb. Moves a K x (nb PQ) GEMM result into NCHW (k_stride
+ * nb PQ, n_stride PQ), or applies bias and activation to y in place (src
+ * the same elements of y: k_stride PQ, n_stride K PQ). */
+clt_status clt__conv_epilogue(clt_context_t ctx, const clt_conv2d_desc *d, int pq, int n0, int nb,
+                              cl_mem src, size_t src_off, size_t k_stride, size_t n_stride,
+                              clt_buf bias, clt_activation act, clt_buf y);
+
+#endif

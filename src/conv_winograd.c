@@ -1,0 +1,138 @@
+/* WINOGRAD_F2X3: 3x3, stride 1, dilation 1, groups 1, any padding. The
+ * filter transform can be done once (clt_conv2d_weights_create); per chunk
+ * of images: input transform, 16 batched GEMMs, output transform. */
+#include "conv_impl.h"
+
+#include <stdio.h>
+
+static bool supports(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t cap)
+{
+    if (d->kernel_h != 3 || d->kernel_w != 3 || d->stride_h != 1 || d->stride_w != 1 ||
+        d->dilation_h != 1 || d->dilation_w != 1 || d->groups != 1) {
+        snprintf(why, cap,
+                 "needs a 3x3 kernel, stride 1, dilation 1 and groups 1 (have kernel %dx%d, "
+                 "stride %dx%d, dilation %dx%d, groups %d)",
+                 d->kernel_h, d->kernel_w, d->stride_h, d->stride_w, d->dilation_h, d->dilation_w,
+                 d->groups);
+        return false;
+    }
+    if (op != CLT_CONV_FORWARD) {
+        snprintf(why, cap, "only the forward pass is implemented");
+        return false;
+    }
+    return true;
+}
+
+static void tiles(const clt_conv2d_desc *d, int *p, int *q, int *tp, int *tq)
+{
+    clt__conv_out_hw(d, p, q);
+    *tp = (*p + 1) / 2;
+    *tq = (*q + 1) / 2;
+}
+
+static size_t u_floats(const clt_conv2d_desc *d)
+{
+    return 16 * (size_t)d->k * d->c;
+}
+
+/* U (unless prepared) + V (16 C T) + M (16 K T), T the chunk's tiles. */
+static size_t workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)
+{
+    (void)op;
+    int p, q, tp, tq;
+    tiles(d, &p, &q, &tp, &tq);
+    size_t t = (size_t)images * tp * tq;
+    return (u_floats(d) + 16 * t * ((size_t)d->c + d->k)) * sizeof(float);
+}
+
+static clt_status prepare(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf w, clt_buf out)
+{
+    size_t global[2] = {(size_t)d->c, (size_t)d->k};
+    return CLT_LAUNCH(ctx, "winograd", "winograd_filter", 2, global, NULL, CLT_ARG_MEM(w.mem),
+                      CLT_ARG_INT(w.offset), CLT_ARG_MEM(out.mem), CLT_ARG_INT(out.offset),
+                      CLT_ARG_INT(d->k), CLT_ARG_INT(d->c));
+}
+
+static clt_status transform_input(clt_context_t ctx, const clt__conv_fwd *a, int n0, int nb,
+                                  size_t v_off, int tp, int tq)
+{
+    const clt_conv2d_desc *d = a->d;
+    size_t global[2] = {(size_t)nb * tp * tq, (size_t)d->c};
+    return CLT_LAUNCH(ctx, "winograd", "winograd_input", 2, global, NULL, CLT_ARG_MEM(a->x.mem),
+                      CLT_ARG_INT(a->x.offset + (size_t)n0 * d->c * d->h * d->w),
+                      CLT_ARG_MEM(a->ws), CLT_ARG_INT(v_off), CLT_ARG_INT(nb), CLT_ARG_INT(d->c),
+                      CLT_ARG_INT(d->h), CLT_ARG_INT(d->w), CLT_ARG_INT(d->pad_h),
+                      CLT_ARG_INT(d->pad_w), CLT_ARG_INT(tp), CLT_ARG_INT(tq));
+}
+
+static clt_status transform_output(clt_context_t ctx, const clt__conv_fwd *a, int n0, int nb,
+                                   size_t m_off, int tp, int tq)
+{
+    const clt_conv2d_desc *d = a->d;
+    size_t global[2] = {(size_t)nb * tp * tq, (size_t)d->k};
+    cl_mem bias = a->bias.mem ? a->bias.mem : a->y.mem;
+    return CLT_LAUNCH(
+        ctx, "winograd", "winograd_output", 2, global, NULL, CLT_ARG_MEM(a->ws), CLT_ARG_INT(m_off),
+        CLT_ARG_MEM(a->y.mem), CLT_ARG_INT(a->y.offset + (size_t)n0 * d->k * a->p * a->q),
+        CLT_ARG_MEM(bias), CLT_ARG_INT(a->bias.offset), CLT_ARG_INT(a->bias.mem != NULL),
+        CLT_ARG_INT(a->act == CLT_ACTIVATION_RELU), CLT_ARG_INT(nb), CLT_ARG_INT(d->k),
+        CLT_ARG_INT(a->p), CLT_ARG_INT(a->q), CLT_ARG_INT(tp), CLT_ARG_INT(tq));
+}
+
+static clt_status forward(clt_context_t ctx, const clt__conv_fwd *a)
+{
+    const clt_conv2d_desc *d = a->d;
+    int p, q, tp, tq;
+    tiles(d, &p, &q, &tp, &tq);
+    clt_buf u = a->w;
+    if (!a->w_prepared) {
+        u = (clt_buf){a->ws, 0};
+        CLT__CHECK(prepare(ctx, d, a->w, u));
+    }
+    size_t kk = (size_t)d->k, cc = (size_t)d->c;
+    for (int n0 = 0; n0 < d->n; n0 += a->chunk) {
+        int nb = d->n - n0 < a->chunk ? d->n - n0 : a->chunk;
+        size_t t = (size_t)nb * tp * tq;
+        size_t v_off = u_floats(d), m_off = v_off + 16 * cc * t;
+        CLT__CHECK(transform_input(ctx, a, n0, nb, v_off, tp, tq));
+        clt__gemm_desc g = {
+            .ta = CLT_NO_TRANS,
+            .tb = CLT_NO_TRANS,
+            .m = kk,
+            .n = t,
+            .k = cc,
+            .alpha = 1.0f,
+            .beta = 0.0f,
+            .a = u.mem,
+            .a_off = u.offset,
+            .lda = cc,
+            .a_stride = kk * cc,
+            .b = a->ws,
+            .b_off = v_off,
+            .ldb = t,
+            .b_stride = cc * t,
+            .c = a->ws,
+            .c_off = m_off,
+            .ldc = t,
+            .c_stride = kk * t,
+            .batch = 16,
+        };
+        CLT__CHECK(clt__gemm_run(ctx, &g));
+        CLT__CHECK(transform_output(ctx, a, n0, nb, m_off, tp, tq));
+    }
+    return CLT_STATUS_SUCCESS;
+}
+
+static size_t prepared_size(const clt_conv2d_desc *d)
+{
+    return u_floats(d);
+}
+
+const clt__conv_impl clt__conv_winograd = {
+    .algo = CLT_CONV_ALGO_WINOGRAD_F2X3,
+    .supports = supports,
+    .workspace = workspace,
+    .forward = forward,
+    .prepared_size = prepared_size,
+    .prepare = prepare,
+};
