@@ -1,0 +1,15 @@
+# Writes the C program between the readme-example markers of README.md to OUT.
+#   cmake -DREADME=README.md -DOUT=example.c -P readme_example.cmake
+file(READ "${README}" text)
+string(FIND "${text}" "<!-- readme-example: begin -->" begin)
+string(FIND "${text}" "<!-- readme-example: end -->" end)
+if(begin LESS 0 OR end LESS begin)
+  message(FATAL_ERROR "README.md has no readme-example block")
+endif()
+math(EXPR len "${end} - ${begin}")
+string(SUBSTRING "${text}" ${begin} ${len} block)
+string(REGEX REPLACE "^[^\n]*\n```c\n" "" block "${block}")
+string(REGEX REPLACE "```[ \n]*$" "" block "${block}")
+file(WRITE "${OUT}.tmp" "${block}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUT}.tmp")
