@@ -18,3 +18,41 @@ __kernel void conv_epilogue(__global const float *src, int src_off, int k_stride
         v = v < 0.0f ? 0.0f : v; /* NaN stays NaN, as in frameworks */
     y[y_off + (n * K + k) * PQ + pq] = v;
 }
+
+/* dst[k, n*PQ + pq] = y[n, k, pq]: NCHW into the K x (nb*PQ) matrix the
+ * backward GEMMs take (the epilogue's reshape, reversed). */
+__kernel void conv_gather(__global const float *y, int y_off, __global float *dst, int dst_off,
+                          int K, int PQ, int nb)
+{
+    int pq = CLT_GID(0), k = CLT_GID(1), n = CLT_GID(2);
+    if (pq >= PQ || k >= K || n >= nb)
+        return;
+    dst[dst_off + k * (nb * PQ) + n * PQ + pq] = y[y_off + (n * K + k) * PQ + pq];
+}
+
+/* dbias[k] = sum of dy[n, k, :, :] over n, in a fixed order. */
+__kernel void conv_bias_grad(__global const float *dy, int dy_off, __global float *dbias,
+                             int dbias_off, int N, int K, int PQ)
+{
+    int k = CLT_GID(0);
+    if (k >= K)
+        return;
+    float acc = 0.0f;
+    for (int n = 0; n < N; n++) {
+        __global const float *row = dy + dy_off + (n * K + k) * PQ;
+        for (int i = 0; i < PQ; i++)
+            acc += row[i];
+    }
+    dbias[dbias_off + k] = acc;
+}
+
+/* wt[c, k, R-1-r, S-1-s] = w[k, c, r, s] (groups 1): the filters of the
+ * convolution that computes a stride-1 convolution's backward-data pass. */
+__kernel void conv_flip_weights(__global const float *w, int w_off, __global float *wt, int wt_off,
+                                int K, int C, int RS)
+{
+    int i = CLT_GID(0), c = CLT_GID(1), k = CLT_GID(2);
+    if (i >= RS || c >= C || k >= K)
+        return;
+    wt[wt_off + (c * K + k) * RS + (RS - 1 - i)] = w[w_off + (k * C + c) * RS + i];
+}

@@ -24,3 +24,35 @@ __kernel void im2col(__global const float *x, int x_off, __global float *col, in
         }
     }
 }
+
+/* Batched col2im as a gather: each x element sums, in a fixed order, the
+ * column entries that im2col copied from it. No atomics; overwrites x. */
+__kernel void col2im(__global const float *col, int col_off, __global float *x, int x_off, int nb,
+                     int C, int H, int W, int R, int S, int pad_h, int pad_w, int stride_h,
+                     int stride_w, int dil_h, int dil_w, int P, int Q)
+{
+    int hw = CLT_GID(0), c = CLT_GID(1), n = CLT_GID(2);
+    if (hw >= H * W || c >= C || n >= nb)
+        return;
+    int h = hw / W, w = hw - h * W;
+    int ncols = nb * P * Q;
+    __global const float *src = col + col_off + (c * R * S) * ncols + n * P * Q;
+    float acc = 0.0f;
+    for (int r = 0; r < R; r++) {
+        int ph = h + pad_h - r * dil_h; /* = p * stride_h when this row is hit */
+        if (ph < 0 || ph % stride_h)
+            continue;
+        int p = ph / stride_h;
+        if (p >= P)
+            continue;
+        for (int s = 0; s < S; s++) {
+            int qw = w + pad_w - s * dil_w;
+            if (qw < 0 || qw % stride_w)
+                continue;
+            int q = qw / stride_w;
+            if (q < Q)
+                acc += src[(r * S + s) * ncols + p * Q + q];
+        }
+    }
+    x[x_off + (n * C + c) * H * W + hw] = acc;
+}

@@ -340,8 +340,8 @@ CLT_API clt_status clt_conv2d_check(clt_context_t ctx, const clt_conv2d_desc *d,
                                     clt_conv_algo algo);
 
 /* Bytes of workspace `algo` wants for pass `op` of d (0 if none). An
- * operation given less, but at least what one image needs, works in chunks
- * of the batch. */
+ * operation given less, but at least what one image needs (the size for d
+ * with n = 1), works in chunks of the batch. */
 CLT_API clt_status clt_conv2d_workspace_size(clt_context_t ctx, const clt_conv2d_desc *d,
                                              clt_conv_op op, clt_conv_algo algo, size_t *bytes);
 
@@ -373,10 +373,30 @@ CLT_API clt_status clt_conv2d_forward_prepared(clt_context_t ctx, const clt_conv
                                                clt_activation act, clt_buf y, cl_mem workspace,
                                                size_t workspace_bytes);
 
+/* dx = the gradient of the loss with respect to x, given dy for y =
+ * conv(x, w): col2im(W^T dY) in effect. dx is overwritten. Supported by
+ * DIRECT, IM2COL_GEMM, GEMM_1X1 and WINOGRAD_F2X3 (pad <= 2). */
+CLT_API clt_status clt_conv2d_backward_data(clt_context_t ctx, const clt_conv2d_desc *d,
+                                            clt_conv_algo algo, clt_buf dy, clt_buf w, clt_buf dx,
+                                            cl_mem workspace, size_t workspace_bytes);
+
+/* dw = dY X_mat^T summed over the batch; dbias (optional, K floats) = dy
+ * summed over N, P and Q. Both are overwritten. Supported by DIRECT,
+ * IM2COL_GEMM and GEMM_1X1. */
+CLT_API clt_status clt_conv2d_backward_weights(clt_context_t ctx, const clt_conv2d_desc *d,
+                                               clt_conv_algo algo, clt_buf x, clt_buf dy,
+                                               clt_buf dw, clt_buf dbias, cl_mem workspace,
+                                               size_t workspace_bytes);
+
 /* Batched im2col: x (N x C x H x W) -> col, a (C kernel_h kernel_w) x
  * (N P Q) row-major matrix; row (c, r, s), column (n, p, q); padding reads
  * as zero. */
 CLT_API clt_status clt_im2col(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf x, clt_buf col);
+
+/* Batched col2im, im2col's adjoint: x (overwritten) = the sum over the
+ * patches of col of the entries that im2col would have copied from each
+ * element. Overlapping patches accumulate in a fixed order (no atomics). */
+CLT_API clt_status clt_col2im(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf col, clt_buf x);
 
 /* ------------------------------------------------------------------------ */
 /* Element-wise                                                             */

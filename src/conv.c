@@ -159,7 +159,8 @@ static clt_conv_algo choose_auto(clt_context_t ctx, const clt_conv2d_desc *d, cl
         return CLT_CONV_ALGO_GEMM_1X1;
     if (cg * d->kernel_h * d->kernel_w < 16) /* depthwise and tiny: GEMM has nothing to chew */
         return CLT_CONV_ALGO_DIRECT;
-    if (clt__conv_winograd.supports(d, op, why, sizeof why) && d->c >= 16 && d->k >= 16)
+    if (op == CLT_CONV_FORWARD && clt__conv_winograd.supports(d, op, why, sizeof why) &&
+        d->c >= 16 && d->k >= 16)
         return CLT_CONV_ALGO_WINOGRAD_F2X3;
     return CLT_CONV_ALGO_IM2COL_GEMM;
 }
@@ -178,7 +179,12 @@ static clt_status resolve(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_
         algo = choose_auto(ctx, d, op);
     const clt__conv_impl *impl = impl_of(algo);
     char why[256] = "";
-    if (!impl || !impl->supports(d, op, why, sizeof why))
+    bool pass = impl && (op == CLT_CONV_FORWARD         ? impl->forward != NULL
+                         : op == CLT_CONV_BACKWARD_DATA ? impl->backward_data != NULL
+                                                        : impl->backward_weights != NULL);
+    if (impl && !pass)
+        snprintf(why, sizeof why, "this pass is not implemented by the algorithm");
+    if (!impl || !pass || !impl->supports(d, op, why, sizeof why))
         return clt__fail(ctx, CLT_STATUS_NOT_SUPPORTED, "algorithm %s cannot run this %s: %s",
                          clt_conv_algo_name(algo),
                          op == CLT_CONV_FORWARD         ? "forward convolution"
@@ -243,7 +249,7 @@ clt_status clt_conv2d_workspace_size(clt_context_t ctx, const clt_conv2d_desc *d
  * chunk of images per pass. */
 static clt_status setup_workspace(clt_context_t ctx, const clt__conv_impl *impl,
                                   const clt_conv2d_desc *d, clt_conv_op op, cl_mem ws,
-                                  size_t ws_bytes, clt__conv_fwd *a)
+                                  size_t ws_bytes, clt__conv_args *a)
 {
     size_t one = impl->workspace(d, op, 1);
     if (!ws) {
@@ -273,41 +279,77 @@ static bool overlaps(clt_buf a, size_t na, clt_buf b, size_t nb)
     return a.mem && a.mem == b.mem && a.offset < b.offset + nb && b.offset < a.offset + na;
 }
 
-/* Buffers of a forward call: present, big enough, y aliasing no input. */
-static clt_status check_forward_buffers(clt_context_t ctx, const clt__conv_fwd *a, size_t w_elems)
+/* One tensor argument of a call. */
+typedef struct tensor_arg {
+    const char *name;
+    clt_buf buf;
+    size_t elems;
+    bool output, optional;
+} tensor_arg;
+
+/* Present (unless optional and absent), big enough, in int range; no output
+ * overlapping any other tensor. */
+static clt_status check_tensors(clt_context_t ctx, const tensor_arg *t, int n)
 {
-    const clt_conv2d_desc *d = a->d;
-    size_t nx = clt__conv_x_elems(d), ny = clt__conv_y_elems(d, a->p, a->q);
-    CLT__CHECK(clt__check_buf(ctx, a->x, nx, "x"));
-    CLT__CHECK(clt__check_buf(ctx, a->w, w_elems, "w"));
-    CLT__CHECK(clt__check_buf(ctx, a->y, ny, "y"));
-    if (a->bias.mem)
-        CLT__CHECK(clt__check_buf(ctx, a->bias, (size_t)d->k, "bias"));
-    CLT__CHECK(clt__check_int_range(ctx, a->x.offset + nx, "x (offset + size)"));
-    CLT__CHECK(clt__check_int_range(ctx, a->w.offset + w_elems, "w (offset + size)"));
-    CLT__CHECK(clt__check_int_range(ctx, a->y.offset + ny, "y (offset + size)"));
-    CLT__CHECK(clt__check_int_range(ctx, a->bias.offset + (size_t)d->k, "bias (offset + size)"));
-    if (overlaps(a->y, ny, a->x, nx) || overlaps(a->y, ny, a->w, w_elems) ||
-        overlaps(a->y, ny, a->bias, (size_t)d->k))
-        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
-                         "y overlaps x, w or bias in the same buffer; the output must not alias "
-                         "an input");
-    if (a->act != CLT_ACTIVATION_NONE && a->act != CLT_ACTIVATION_RELU)
-        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "act = %d is not a clt_activation",
-                         (int)a->act);
+    for (int i = 0; i < n; i++) {
+        if (t[i].optional && !t[i].buf.mem)
+            continue;
+        CLT__CHECK(clt__check_buf(ctx, t[i].buf, t[i].elems, t[i].name));
+        CLT__CHECK(clt__check_int_range(ctx, t[i].buf.offset + t[i].elems, t[i].name));
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n && t[i].output; j++)
+            if (j != i && overlaps(t[i].buf, t[i].elems, t[j].buf, t[j].elems))
+                return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
+                                 "%s overlaps %s in the same buffer; outputs must not alias "
+                                 "other tensors",
+                                 t[i].name, t[j].name);
     return CLT_STATUS_SUCCESS;
 }
 
-static clt_status forward(clt_context_t ctx, const clt_conv2d_desc *d, const clt__conv_impl *impl,
-                          clt_buf x, clt_buf w, bool prepared, size_t w_elems, clt_buf bias,
-                          clt_activation act, clt_buf y, cl_mem ws, size_t ws_bytes)
+static clt_status check_args(clt_context_t ctx, clt_conv_op op, const clt__conv_args *a,
+                             size_t w_elems)
 {
-    clt__conv_fwd a = {
-        .d = d, .x = x, .w = w, .bias = bias, .y = y, .w_prepared = prepared, .act = act};
-    clt__conv_out_hw(d, &a.p, &a.q);
-    CLT__CHECK(check_forward_buffers(ctx, &a, w_elems));
-    CLT__CHECK(setup_workspace(ctx, impl, d, CLT_CONV_FORWARD, ws, ws_bytes, &a));
-    return impl->forward(ctx, &a);
+    const clt_conv2d_desc *d = a->d;
+    size_t nx = clt__conv_x_elems(d), ny = clt__conv_y_elems(d, a->p, a->q), nk = (size_t)d->k;
+    if (op == CLT_CONV_FORWARD) {
+        if (a->act != CLT_ACTIVATION_NONE && a->act != CLT_ACTIVATION_RELU)
+            return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "act = %d is not a clt_activation",
+                             (int)a->act);
+        const tensor_arg t[] = {{"x", a->x, nx, false, false},
+                                {"w", a->w, w_elems, false, false},
+                                {"bias", a->bias, nk, false, true},
+                                {"y", a->y, ny, true, false}};
+        return check_tensors(ctx, t, 4);
+    }
+    if (op == CLT_CONV_BACKWARD_DATA) {
+        const tensor_arg t[] = {{"dy", a->dy, ny, false, false},
+                                {"w", a->w, w_elems, false, false},
+                                {"dx", a->dx, nx, true, false}};
+        return check_tensors(ctx, t, 3);
+    }
+    const tensor_arg t[] = {{"x", a->x, nx, false, false},
+                            {"dy", a->dy, ny, false, false},
+                            {"dw", a->dw, w_elems, true, false},
+                            {"dbias", a->dbias, nk, true, true}};
+    return check_tensors(ctx, t, 4);
+}
+
+/* Checks the tensors, sets up the workspace and runs the algorithm. */
+static clt_status run(clt_context_t ctx, const clt__conv_impl *impl, clt_conv_op op,
+                      clt__conv_args *a, size_t w_elems, cl_mem ws, size_t ws_bytes)
+{
+    clt__conv_out_hw(a->d, &a->p, &a->q);
+    CLT__CHECK(check_args(ctx, op, a, w_elems));
+    CLT__CHECK(setup_workspace(ctx, impl, a->d, op, ws, ws_bytes, a));
+    switch (op) {
+    case CLT_CONV_FORWARD:
+        return impl->forward(ctx, a);
+    case CLT_CONV_BACKWARD_DATA:
+        return impl->backward_data(ctx, a);
+    default:
+        return impl->backward_weights(ctx, a);
+    }
 }
 
 clt_status clt_conv2d_forward(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_algo algo,
@@ -317,8 +359,32 @@ clt_status clt_conv2d_forward(clt_context_t ctx, const clt_conv2d_desc *d, clt_c
     CLT__CHECK_CTX(ctx);
     const clt__conv_impl *impl;
     CLT__CHECK(resolve(ctx, d, CLT_CONV_FORWARD, algo, &impl));
-    return forward(ctx, d, impl, x, w, false, clt__conv_w_elems(d), bias, act, y, workspace,
-                   workspace_bytes);
+    clt__conv_args a = {.d = d, .x = x, .w = w, .bias = bias, .y = y, .act = act};
+    return run(ctx, impl, CLT_CONV_FORWARD, &a, clt__conv_w_elems(d), workspace, workspace_bytes);
+}
+
+clt_status clt_conv2d_backward_data(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_algo algo,
+                                    clt_buf dy, clt_buf w, clt_buf dx, cl_mem workspace,
+                                    size_t workspace_bytes)
+{
+    CLT__CHECK_CTX(ctx);
+    const clt__conv_impl *impl;
+    CLT__CHECK(resolve(ctx, d, CLT_CONV_BACKWARD_DATA, algo, &impl));
+    clt__conv_args a = {.d = d, .dy = dy, .w = w, .dx = dx};
+    return run(ctx, impl, CLT_CONV_BACKWARD_DATA, &a, clt__conv_w_elems(d), workspace,
+               workspace_bytes);
+}
+
+clt_status clt_conv2d_backward_weights(clt_context_t ctx, const clt_conv2d_desc *d,
+                                       clt_conv_algo algo, clt_buf x, clt_buf dy, clt_buf dw,
+                                       clt_buf dbias, cl_mem workspace, size_t workspace_bytes)
+{
+    CLT__CHECK_CTX(ctx);
+    const clt__conv_impl *impl;
+    CLT__CHECK(resolve(ctx, d, CLT_CONV_BACKWARD_WEIGHTS, algo, &impl));
+    clt__conv_args a = {.d = d, .x = x, .dy = dy, .dw = dw, .dbias = dbias};
+    return run(ctx, impl, CLT_CONV_BACKWARD_WEIGHTS, &a, clt__conv_w_elems(d), workspace,
+               workspace_bytes);
 }
 
 /* ---- prepared weights ---- */
@@ -404,8 +470,14 @@ clt_status clt_conv2d_forward_prepared(clt_context_t ctx, const clt_conv2d_desc 
     if (pw->cl != ctx->cl)
         return clt__fail(ctx, CLT_STATUS_CONTEXT_MISMATCH,
                          "the weights were prepared in another OpenCL context");
-    return forward(ctx, d, pw->impl, x, (clt_buf){pw->mem, 0}, pw->transformed, pw->elems, bias,
-                   act, y, workspace, workspace_bytes);
+    clt__conv_args a = {.d = d,
+                        .x = x,
+                        .w = {pw->mem, 0},
+                        .bias = bias,
+                        .y = y,
+                        .act = act,
+                        .w_prepared = pw->transformed};
+    return run(ctx, pw->impl, CLT_CONV_FORWARD, &a, pw->elems, workspace, workspace_bytes);
 }
 
 /* ---- shared building blocks ---- */
@@ -417,12 +489,9 @@ clt_status clt_im2col(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf x, cl
     int p, q;
     clt__conv_out_hw(d, &p, &q);
     size_t ncol = (size_t)d->c * d->kernel_h * d->kernel_w * d->n * p * q;
-    CLT__CHECK(clt__check_buf(ctx, x, clt__conv_x_elems(d), "x"));
-    CLT__CHECK(clt__check_buf(ctx, col, ncol, "col"));
-    CLT__CHECK(clt__check_int_range(ctx, col.offset + ncol, "col"));
-    CLT__CHECK(clt__check_int_range(ctx, x.offset + clt__conv_x_elems(d), "x"));
-    if (overlaps(col, ncol, x, clt__conv_x_elems(d)))
-        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "col overlaps x in the same buffer");
+    const tensor_arg t[] = {{"x", x, clt__conv_x_elems(d), false, false},
+                            {"col", col, ncol, true, false}};
+    CLT__CHECK(check_tensors(ctx, t, 2));
     return clt__im2col(ctx, d, x, 0, d->n, col.mem, col.offset);
 }
 
@@ -453,4 +522,53 @@ clt_status clt__conv_epilogue(clt_context_t ctx, const clt_conv2d_desc *d, int p
                       CLT_ARG_MEM(bias_mem), CLT_ARG_INT(bias.offset),
                       CLT_ARG_INT(bias.mem != NULL), CLT_ARG_INT(act == CLT_ACTIVATION_RELU),
                       CLT_ARG_INT(d->k), CLT_ARG_INT(pq), CLT_ARG_INT(nb));
+}
+
+clt_status clt__conv_gather(clt_context_t ctx, const clt_conv2d_desc *d, int pq, int n0, int nb,
+                            clt_buf y, cl_mem dst, size_t dst_off)
+{
+    size_t global[3] = {(size_t)pq, (size_t)d->k, (size_t)nb};
+    return CLT_LAUNCH(ctx, "conv", "conv_gather", 3, global, NULL, CLT_ARG_MEM(y.mem),
+                      CLT_ARG_INT(y.offset + (size_t)n0 * d->k * pq), CLT_ARG_MEM(dst),
+                      CLT_ARG_INT(dst_off), CLT_ARG_INT(d->k), CLT_ARG_INT(pq), CLT_ARG_INT(nb));
+}
+
+clt_status clt__col2im(clt_context_t ctx, const clt_conv2d_desc *d, cl_mem col, size_t col_off,
+                       int n0, int nb, clt_buf x)
+{
+    int p, q;
+    clt__conv_out_hw(d, &p, &q);
+    size_t global[3] = {(size_t)d->h * d->w, (size_t)d->c, (size_t)nb};
+    return CLT_LAUNCH(
+        ctx, "im2col", "col2im", 3, global, NULL, CLT_ARG_MEM(col), CLT_ARG_INT(col_off),
+        CLT_ARG_MEM(x.mem), CLT_ARG_INT(x.offset + (size_t)n0 * d->c * d->h * d->w),
+        CLT_ARG_INT(nb), CLT_ARG_INT(d->c), CLT_ARG_INT(d->h), CLT_ARG_INT(d->w),
+        CLT_ARG_INT(d->kernel_h), CLT_ARG_INT(d->kernel_w), CLT_ARG_INT(d->pad_h),
+        CLT_ARG_INT(d->pad_w), CLT_ARG_INT(d->stride_h), CLT_ARG_INT(d->stride_w),
+        CLT_ARG_INT(d->dilation_h), CLT_ARG_INT(d->dilation_w), CLT_ARG_INT(p), CLT_ARG_INT(q));
+}
+
+clt_status clt_col2im(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf col, clt_buf x)
+{
+    CLT__CHECK_CTX(ctx);
+    CLT__CHECK(validate_desc(ctx, d));
+    int p, q;
+    clt__conv_out_hw(d, &p, &q);
+    size_t ncol = (size_t)d->c * d->kernel_h * d->kernel_w * d->n * p * q;
+    const tensor_arg t[] = {{"col", col, ncol, false, false},
+                            {"x", x, clt__conv_x_elems(d), true, false}};
+    CLT__CHECK(check_tensors(ctx, t, 2));
+    return clt__col2im(ctx, d, col.mem, col.offset, 0, d->n, x);
+}
+
+clt_status clt__conv_bias_grad(clt_context_t ctx, const clt__conv_args *a)
+{
+    if (!a->dbias.mem)
+        return CLT_STATUS_SUCCESS;
+    const clt_conv2d_desc *d = a->d;
+    size_t global = (size_t)d->k;
+    return CLT_LAUNCH(ctx, "conv", "conv_bias_grad", 1, &global, NULL, CLT_ARG_MEM(a->dy.mem),
+                      CLT_ARG_INT(a->dy.offset), CLT_ARG_MEM(a->dbias.mem),
+                      CLT_ARG_INT(a->dbias.offset), CLT_ARG_INT(d->n), CLT_ARG_INT(d->k),
+                      CLT_ARG_INT(a->p * a->q));
 }

@@ -1,15 +1,12 @@
 /* DIRECT: one work-item per output; any parameters, no workspace. */
 #include "conv_impl.h"
 
-#include <stdio.h>
-
 static bool supports(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t cap)
 {
     (void)d;
-    if (op != CLT_CONV_FORWARD) {
-        snprintf(why, cap, "only the forward pass is implemented");
-        return false;
-    }
+    (void)op;
+    (void)why;
+    (void)cap;
     return true;
 }
 
@@ -21,7 +18,7 @@ static size_t workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)
     return 0;
 }
 
-static clt_status forward(clt_context_t ctx, const clt__conv_fwd *a)
+static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
     size_t global[3] = {(size_t)a->p * a->q, (size_t)d->k, (size_t)d->n};
@@ -38,9 +35,42 @@ static clt_status forward(clt_context_t ctx, const clt__conv_fwd *a)
                       CLT_ARG_INT(d->groups), CLT_ARG_INT(a->p), CLT_ARG_INT(a->q));
 }
 
+/* Backward kernels share the geometry arguments after their buffers. */
+static clt_status backward(clt_context_t ctx, const clt__conv_args *a, const char *kernel,
+                           const size_t *global, clt_buf in0, clt_buf in1, clt_buf out)
+{
+    const clt_conv2d_desc *d = a->d;
+    return CLT_LAUNCH(ctx, "conv_direct", kernel, 3, global, NULL, CLT_ARG_MEM(in0.mem),
+                      CLT_ARG_INT(in0.offset), CLT_ARG_MEM(in1.mem), CLT_ARG_INT(in1.offset),
+                      CLT_ARG_MEM(out.mem), CLT_ARG_INT(out.offset), CLT_ARG_INT(d->n),
+                      CLT_ARG_INT(d->c), CLT_ARG_INT(d->h), CLT_ARG_INT(d->w), CLT_ARG_INT(d->k),
+                      CLT_ARG_INT(d->kernel_h), CLT_ARG_INT(d->kernel_w), CLT_ARG_INT(d->pad_h),
+                      CLT_ARG_INT(d->pad_w), CLT_ARG_INT(d->stride_h), CLT_ARG_INT(d->stride_w),
+                      CLT_ARG_INT(d->dilation_h), CLT_ARG_INT(d->dilation_w),
+                      CLT_ARG_INT(d->groups), CLT_ARG_INT(a->p), CLT_ARG_INT(a->q));
+}
+
+static clt_status backward_data(clt_context_t ctx, const clt__conv_args *a)
+{
+    const clt_conv2d_desc *d = a->d;
+    size_t global[3] = {(size_t)d->h * d->w, (size_t)d->c, (size_t)d->n};
+    return backward(ctx, a, "conv_direct_bwd_data", global, a->dy, a->w, a->dx);
+}
+
+static clt_status backward_weights(clt_context_t ctx, const clt__conv_args *a)
+{
+    const clt_conv2d_desc *d = a->d;
+    size_t global[3] = {(size_t)d->kernel_h * d->kernel_w, (size_t)(d->c / d->groups),
+                        (size_t)d->k};
+    CLT__CHECK(backward(ctx, a, "conv_direct_bwd_weights", global, a->x, a->dy, a->dw));
+    return clt__conv_bias_grad(ctx, a);
+}
+
 const clt__conv_impl clt__conv_direct = {
     .algo = CLT_CONV_ALGO_DIRECT,
     .supports = supports,
     .workspace = workspace,
     .forward = forward,
+    .backward_data = backward_data,
+    .backward_weights = backward_weights,
 };

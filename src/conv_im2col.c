@@ -1,18 +1,16 @@
-/* IM2COL_GEMM: the whole batch (in chunks that fit the workspace) becomes
- * one (C R S) x (N P Q) matrix; one strided-batched GEMM over the groups
- * multiplies it by the K x (C/g R S) filter rows; the epilogue moves the
- * K x (N P Q) result into NCHW, adding bias and ReLU. */
+/* IM2COL_GEMM: the batch (in chunks that fit the workspace) as one
+ * (C R S) x (N P Q) matrix X_mat, and one strided-batched GEMM over the
+ * groups. Forward: Y = W X_mat, then the epilogue moves the K x (N P Q)
+ * result into NCHW with bias and ReLU. Backward data: dX = col2im(W^T dY).
+ * Backward weights: dW = dY X_mat^T, accumulated over the chunks. */
 #include "conv_impl.h"
-
-#include <stdio.h>
 
 static bool supports(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t cap)
 {
     (void)d;
-    if (op != CLT_CONV_FORWARD) {
-        snprintf(why, cap, "only the forward pass is implemented");
-        return false;
-    }
+    (void)op;
+    (void)why;
+    (void)cap;
     return true;
 }
 
@@ -21,8 +19,8 @@ static size_t col_rows(const clt_conv2d_desc *d)
     return (size_t)d->c * d->kernel_h * d->kernel_w;
 }
 
-/* col: (C R S) x (nb P Q); result: K x (nb P Q) unless nb == 1, where the
- * GEMM writes y directly. */
+/* Every pass: a (C R S) x (nb P Q) column matrix, plus a K x (nb P Q) one
+ * for Y or dY unless nb == 1, where y or dy serve as they lie. */
 static size_t workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)
 {
     (void)op;
@@ -33,47 +31,151 @@ static size_t workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)
     return floats * sizeof(float);
 }
 
-static clt_status forward(clt_context_t ctx, const clt__conv_fwd *a)
+/* Where the K x (nb P Q) matrix of chunk n0 lives: in y/dy itself when
+ * nb == 1, else after the column matrix in the workspace. */
+static void kmat(const clt__conv_args *a, clt_buf t, int n0, int nb, cl_mem *mem, size_t *off)
+{
+    size_t pq = (size_t)a->p * a->q;
+    bool direct = nb == 1;
+    *mem = direct ? t.mem : a->ws;
+    *off = direct ? t.offset + (size_t)n0 * a->d->k * pq : col_rows(a->d) * nb * pq;
+}
+
+/* The per-group GEMM shapes: Kg, Cg R S, and the chunk's columns. */
+typedef struct dims {
+    size_t kg, crs, cols;
+} dims;
+
+static dims dims_of(const clt__conv_args *a, int nb)
 {
     const clt_conv2d_desc *d = a->d;
-    size_t pq = (size_t)a->p * a->q;
-    size_t cg_rs = col_rows(d) / d->groups, kg = (size_t)(d->k / d->groups);
+    return (dims){(size_t)(d->k / d->groups), col_rows(d) / d->groups, (size_t)nb * a->p * a->q};
+}
+
+static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
+{
+    const clt_conv2d_desc *d = a->d;
     for (int n0 = 0; n0 < d->n; n0 += a->chunk) {
         int nb = d->n - n0 < a->chunk ? d->n - n0 : a->chunk;
-        size_t cols = (size_t)nb * pq;
+        dims m = dims_of(a, nb);
+        cl_mem out;
+        size_t out_off;
+        kmat(a, a->y, n0, nb, &out, &out_off);
         CLT__CHECK(clt__im2col(ctx, d, a->x, n0, nb, a->ws, 0));
-        /* nb == 1: the K x PQ product is image n0 of y as it stands */
-        bool direct = nb == 1;
-        cl_mem out = direct ? a->y.mem : a->ws;
-        size_t out_off = direct ? a->y.offset + (size_t)n0 * d->k * pq : col_rows(d) * cols;
         clt__gemm_desc g = {
             .ta = CLT_NO_TRANS,
             .tb = CLT_NO_TRANS,
-            .m = kg,
-            .n = cols,
-            .k = cg_rs,
+            .m = m.kg,
+            .n = m.cols,
+            .k = m.crs,
             .alpha = 1.0f,
             .beta = 0.0f,
             .a = a->w.mem,
             .a_off = a->w.offset,
-            .lda = cg_rs,
-            .a_stride = kg * cg_rs,
+            .lda = m.crs,
+            .a_stride = m.kg * m.crs,
             .b = a->ws,
             .b_off = 0,
-            .ldb = cols,
-            .b_stride = cg_rs * cols,
+            .ldb = m.cols,
+            .b_stride = m.crs * m.cols,
             .c = out,
             .c_off = out_off,
-            .ldc = cols,
-            .c_stride = kg * cols,
+            .ldc = m.cols,
+            .c_stride = m.kg * m.cols,
             .batch = (size_t)d->groups,
         };
         CLT__CHECK(clt__gemm_run(ctx, &g));
-        if (!direct || a->bias.mem || a->act != CLT_ACTIVATION_NONE)
-            CLT__CHECK(clt__conv_epilogue(ctx, d, (int)pq, n0, nb, out, out_off, cols, pq, a->bias,
-                                          a->act, a->y));
+        if (nb > 1 || a->bias.mem || a->act != CLT_ACTIVATION_NONE)
+            CLT__CHECK(clt__conv_epilogue(ctx, d, a->p * a->q, n0, nb, out, out_off, m.cols,
+                                          (size_t)a->p * a->q, a->bias, a->act, a->y));
     }
     return CLT_STATUS_SUCCESS;
+}
+
+/* dY of the chunk as a K x (nb P Q) matrix. */
+static clt_status dy_matrix(clt_context_t ctx, const clt__conv_args *a, int n0, int nb, cl_mem *mem,
+                            size_t *off)
+{
+    kmat(a, a->dy, n0, nb, mem, off);
+    if (nb == 1)
+        return CLT_STATUS_SUCCESS;
+    return clt__conv_gather(ctx, a->d, a->p * a->q, n0, nb, a->dy, *mem, *off);
+}
+
+static clt_status backward_data(clt_context_t ctx, const clt__conv_args *a)
+{
+    const clt_conv2d_desc *d = a->d;
+    for (int n0 = 0; n0 < d->n; n0 += a->chunk) {
+        int nb = d->n - n0 < a->chunk ? d->n - n0 : a->chunk;
+        dims m = dims_of(a, nb);
+        cl_mem dym;
+        size_t dym_off;
+        CLT__CHECK(dy_matrix(ctx, a, n0, nb, &dym, &dym_off));
+        clt__gemm_desc g = {
+            /* dcol_g = W_g^T dY_g */
+            .ta = CLT_TRANS,
+            .tb = CLT_NO_TRANS,
+            .m = m.crs,
+            .n = m.cols,
+            .k = m.kg,
+            .alpha = 1.0f,
+            .beta = 0.0f,
+            .a = a->w.mem,
+            .a_off = a->w.offset,
+            .lda = m.crs,
+            .a_stride = m.kg * m.crs,
+            .b = dym,
+            .b_off = dym_off,
+            .ldb = m.cols,
+            .b_stride = m.kg * m.cols,
+            .c = a->ws,
+            .c_off = 0,
+            .ldc = m.cols,
+            .c_stride = m.crs * m.cols,
+            .batch = (size_t)d->groups,
+        };
+        CLT__CHECK(clt__gemm_run(ctx, &g));
+        CLT__CHECK(clt__col2im(ctx, d, a->ws, 0, n0, nb, a->dx));
+    }
+    return CLT_STATUS_SUCCESS;
+}
+
+static clt_status backward_weights(clt_context_t ctx, const clt__conv_args *a)
+{
+    const clt_conv2d_desc *d = a->d;
+    for (int n0 = 0; n0 < d->n; n0 += a->chunk) {
+        int nb = d->n - n0 < a->chunk ? d->n - n0 : a->chunk;
+        dims m = dims_of(a, nb);
+        cl_mem dym;
+        size_t dym_off;
+        CLT__CHECK(clt__im2col(ctx, d, a->x, n0, nb, a->ws, 0));
+        CLT__CHECK(dy_matrix(ctx, a, n0, nb, &dym, &dym_off));
+        clt__gemm_desc g = {
+            /* dW_g (+)= dY_g X_mat_g^T */
+            .ta = CLT_NO_TRANS,
+            .tb = CLT_TRANS,
+            .m = m.kg,
+            .n = m.crs,
+            .k = m.cols,
+            .alpha = 1.0f,
+            .beta = n0 == 0 ? 0.0f : 1.0f,
+            .a = dym,
+            .a_off = dym_off,
+            .lda = m.cols,
+            .a_stride = m.kg * m.cols,
+            .b = a->ws,
+            .b_off = 0,
+            .ldb = m.cols,
+            .b_stride = m.crs * m.cols,
+            .c = a->dw.mem,
+            .c_off = a->dw.offset,
+            .ldc = m.crs,
+            .c_stride = m.kg * m.crs,
+            .batch = (size_t)d->groups,
+        };
+        CLT__CHECK(clt__gemm_run(ctx, &g));
+    }
+    return clt__conv_bias_grad(ctx, a);
 }
 
 const clt__conv_impl clt__conv_im2col = {
@@ -81,4 +183,6 @@ const clt__conv_impl clt__conv_im2col = {
     .supports = supports,
     .workspace = workspace,
     .forward = forward,
+    .backward_data = backward_data,
+    .backward_weights = backward_weights,
 };

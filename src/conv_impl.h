@@ -5,17 +5,19 @@
 
 #include "internal.h"
 
-/* A validated forward call, as an algorithm receives it. */
-typedef struct clt__conv_fwd {
+/* A validated call, as an algorithm receives it. Forward uses x, w, bias,
+ * act, y; backward data dy, w, dx; backward weights x, dy, dw, dbias. */
+typedef struct clt__conv_args {
     const clt_conv2d_desc *d;
     int p, q; /* output height and width */
     clt_buf x, w, bias, y;
+    clt_buf dy, dx, dw, dbias;
     bool w_prepared; /* w holds this algorithm's transformed weights */
     clt_activation act;
     cl_mem ws; /* workspace, ws_bytes long (never NULL when ws_bytes > 0) */
     size_t ws_bytes;
     int chunk; /* images per pass that fit the workspace */
-} clt__conv_fwd;
+} clt__conv_args;
 
 typedef struct clt__conv_impl {
     clt_conv_algo algo;
@@ -23,7 +25,9 @@ typedef struct clt__conv_impl {
     bool (*supports)(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t cap);
     /* Workspace bytes for pass `op` over `images` images of the batch. */
     size_t (*workspace)(const clt_conv2d_desc *d, clt_conv_op op, int images);
-    clt_status (*forward)(clt_context_t ctx, const clt__conv_fwd *a);
+    clt_status (*forward)(clt_context_t ctx, const clt__conv_args *a);
+    clt_status (*backward_data)(clt_context_t ctx, const clt__conv_args *a);
+    clt_status (*backward_weights)(clt_context_t ctx, const clt__conv_args *a);
     /* Optional weight transform: floats it produces, and the transform. */
     size_t (*prepared_size)(const clt_conv2d_desc *d);
     clt_status (*prepare)(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf w, clt_buf out);
@@ -52,5 +56,18 @@ clt_status clt__im2col(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf x, i
 clt_status clt__conv_epilogue(clt_context_t ctx, const clt_conv2d_desc *d, int pq, int n0, int nb,
                               cl_mem src, size_t src_off, size_t k_stride, size_t n_stride,
                               clt_buf bias, clt_activation act, clt_buf y);
+
+/* The reverse of the epilogue's reshape: dst (K x nb PQ at dst_off) from
+ * images [n0, n0 + nb) of an NCHW tensor y. */
+clt_status clt__conv_gather(clt_context_t ctx, const clt_conv2d_desc *d, int pq, int n0, int nb,
+                            clt_buf y, cl_mem dst, size_t dst_off);
+
+/* Batched col2im: images [n0, n0 + nb) of x = the sum of the patches in
+ * col, a (C R S) x (nb P Q) matrix. Overwrites x; no atomics. */
+clt_status clt__col2im(clt_context_t ctx, const clt_conv2d_desc *d, cl_mem col, size_t col_off,
+                       int n0, int nb, clt_buf x);
+
+/* dbias (when given) = dy summed over N, P, Q. */
+clt_status clt__conv_bias_grad(clt_context_t ctx, const clt__conv_args *a);
 
 #endif

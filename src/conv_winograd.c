@@ -1,6 +1,8 @@
 /* WINOGRAD_F2X3: 3x3, stride 1, dilation 1, groups 1, any padding. The
  * filter transform can be done once (clt_conv2d_weights_create); per chunk
- * of images: input transform, 16 batched GEMMs, output transform. */
+ * of images: input transform, 16 batched GEMMs, output transform.
+ * Backward data is the forward convolution of dy with the filters flipped
+ * and transposed, padded by 2 - pad (so pad <= 2). */
 #include "conv_impl.h"
 
 #include <stdio.h>
@@ -16,8 +18,8 @@ static bool supports(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t
                  d->groups);
         return false;
     }
-    if (op != CLT_CONV_FORWARD) {
-        snprintf(why, cap, "only the forward pass is implemented");
+    if (op == CLT_CONV_BACKWARD_DATA && (d->pad_h > 2 || d->pad_w > 2)) {
+        snprintf(why, cap, "backward data needs pad <= 2 (have %dx%d)", d->pad_h, d->pad_w);
         return false;
     }
     return true;
@@ -36,13 +38,33 @@ static size_t u_floats(const clt_conv2d_desc *d)
 }
 
 /* U (unless prepared) + V (16 C T) + M (16 K T), T the chunk's tiles. */
-static size_t workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)
+static size_t forward_workspace(const clt_conv2d_desc *d, int images)
 {
-    (void)op;
     int p, q, tp, tq;
     tiles(d, &p, &q, &tp, &tq);
     size_t t = (size_t)images * tp * tq;
     return (u_floats(d) + 16 * t * ((size_t)d->c + d->k)) * sizeof(float);
+}
+
+/* The forward convolution whose output is d's backward-data dx. */
+static clt_conv2d_desc transposed(const clt_conv2d_desc *d)
+{
+    clt_conv2d_desc t = *d;
+    clt__conv_out_hw(d, &t.h, &t.w);
+    t.c = d->k;
+    t.k = d->c;
+    t.pad_h = 2 - d->pad_h;
+    t.pad_w = 2 - d->pad_w;
+    return t;
+}
+
+/* Backward data: the transposed forward's, then the flipped filters. */
+static size_t workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)
+{
+    if (op != CLT_CONV_BACKWARD_DATA)
+        return forward_workspace(d, images);
+    clt_conv2d_desc t = transposed(d);
+    return forward_workspace(&t, images) + 9 * (size_t)d->k * d->c * sizeof(float);
 }
 
 static clt_status prepare(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf w, clt_buf out)
@@ -53,7 +75,7 @@ static clt_status prepare(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf w
                       CLT_ARG_INT(d->k), CLT_ARG_INT(d->c));
 }
 
-static clt_status transform_input(clt_context_t ctx, const clt__conv_fwd *a, int n0, int nb,
+static clt_status transform_input(clt_context_t ctx, const clt__conv_args *a, int n0, int nb,
                                   size_t v_off, int tp, int tq)
 {
     const clt_conv2d_desc *d = a->d;
@@ -65,7 +87,7 @@ static clt_status transform_input(clt_context_t ctx, const clt__conv_fwd *a, int
                       CLT_ARG_INT(d->pad_w), CLT_ARG_INT(tp), CLT_ARG_INT(tq));
 }
 
-static clt_status transform_output(clt_context_t ctx, const clt__conv_fwd *a, int n0, int nb,
+static clt_status transform_output(clt_context_t ctx, const clt__conv_args *a, int n0, int nb,
                                    size_t m_off, int tp, int tq)
 {
     const clt_conv2d_desc *d = a->d;
@@ -79,7 +101,7 @@ static clt_status transform_output(clt_context_t ctx, const clt__conv_fwd *a, in
         CLT_ARG_INT(a->p), CLT_ARG_INT(a->q), CLT_ARG_INT(tp), CLT_ARG_INT(tq));
 }
 
-static clt_status forward(clt_context_t ctx, const clt__conv_fwd *a)
+static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
     int p, q, tp, tq;
@@ -123,6 +145,27 @@ static clt_status forward(clt_context_t ctx, const clt__conv_fwd *a)
     return CLT_STATUS_SUCCESS;
 }
 
+static clt_status backward_data(clt_context_t ctx, const clt__conv_args *a)
+{
+    const clt_conv2d_desc *d = a->d;
+    clt_conv2d_desc t = transposed(d);
+    size_t wt_off = forward_workspace(&t, a->chunk) / sizeof(float);
+    size_t global[3] = {9, (size_t)d->c, (size_t)d->k};
+    CLT__CHECK(CLT_LAUNCH(ctx, "conv", "conv_flip_weights", 3, global, NULL, CLT_ARG_MEM(a->w.mem),
+                          CLT_ARG_INT(a->w.offset), CLT_ARG_MEM(a->ws), CLT_ARG_INT(wt_off),
+                          CLT_ARG_INT(d->k), CLT_ARG_INT(d->c), CLT_ARG_INT(9)));
+    clt__conv_args f = {.d = &t,
+                        .x = a->dy,
+                        .w = {a->ws, wt_off},
+                        .y = a->dx,
+                        .act = CLT_ACTIVATION_NONE,
+                        .ws = a->ws,
+                        .ws_bytes = a->ws_bytes,
+                        .chunk = a->chunk};
+    clt__conv_out_hw(&t, &f.p, &f.q);
+    return forward(ctx, &f);
+}
+
 static size_t prepared_size(const clt_conv2d_desc *d)
 {
     return u_floats(d);
@@ -133,6 +176,7 @@ const clt__conv_impl clt__conv_winograd = {
     .supports = supports,
     .workspace = workspace,
     .forward = forward,
+    .backward_data = backward_data,
     .prepared_size = prepared_size,
     .prepare = prepare,
 };

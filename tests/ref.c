@@ -76,3 +76,107 @@ void ref_im2col(const ref_conv *d, const float *x, double *col)
                         }
             }
 }
+
+/* Calls f(n, k, p, q, c_in_group... ) for every (output, kernel tap) pair
+ * that reads an input inside the image: the one loop nest the backward
+ * references share. */
+typedef void (*tap_fn)(const ref_conv *d, int n, int k, int p, int q, int c, int r, int s,
+                       size_t xi, size_t wi, size_t yi, void *user);
+
+static void for_each_tap(const ref_conv *d, tap_fn f, void *user)
+{
+    int po, qo;
+    ref_conv_out_hw(d, &po, &qo);
+    int cg = d->c / d->groups, kg = d->k / d->groups;
+    for (int n = 0; n < d->n; n++)
+        for (int k = 0; k < d->k; k++)
+            for (int p = 0; p < po; p++)
+                for (int q = 0; q < qo; q++)
+                    for (int c = 0; c < cg; c++)
+                        for (int r = 0; r < d->r; r++)
+                            for (int s = 0; s < d->s; s++) {
+                                int h = p * d->stride_h - d->pad_h + r * d->dil_h;
+                                int w = q * d->stride_w - d->pad_w + s * d->dil_w;
+                                if (h < 0 || h >= d->h || w < 0 || w >= d->w)
+                                    continue;
+                                int cin = (k / kg) * cg + c;
+                                size_t xi = ((size_t)(n * d->c + cin) * d->h + h) * d->w + w;
+                                size_t wi = ((size_t)(k * cg + c) * d->r + r) * d->s + s;
+                                size_t yi = ((size_t)(n * d->k + k) * po + p) * qo + q;
+                                f(d, n, k, p, q, c, r, s, xi, wi, yi, user);
+                            }
+}
+
+typedef struct bwd_ctx {
+    const float *a, *b;
+    double *out;
+} bwd_ctx;
+
+static void tap_data(const ref_conv *d, int n, int k, int p, int q, int c, int r, int s, size_t xi,
+                     size_t wi, size_t yi, void *user)
+{
+    (void)d, (void)n, (void)k, (void)p, (void)q, (void)c, (void)r, (void)s;
+    bwd_ctx *b = user; /* a = dy, b = w */
+    b->out[xi] += (double)b->a[yi] * b->b[wi];
+}
+
+static void tap_weights(const ref_conv *d, int n, int k, int p, int q, int c, int r, int s,
+                        size_t xi, size_t wi, size_t yi, void *user)
+{
+    (void)d, (void)n, (void)k, (void)p, (void)q, (void)c, (void)r, (void)s;
+    bwd_ctx *b = user; /* a = x, b = dy */
+    b->out[wi] += (double)b->a[xi] * b->b[yi];
+}
+
+void ref_conv2d_backward_data(const ref_conv *d, const float *dy, const float *w, double *dx)
+{
+    size_t nx = (size_t)d->n * d->c * d->h * d->w;
+    for (size_t i = 0; i < nx; i++)
+        dx[i] = 0;
+    bwd_ctx b = {dy, w, dx};
+    for_each_tap(d, tap_data, &b);
+}
+
+void ref_conv2d_backward_weights(const ref_conv *d, const float *x, const float *dy, double *dw,
+                                 double *dbias)
+{
+    size_t nw = (size_t)d->k * (d->c / d->groups) * d->r * d->s;
+    for (size_t i = 0; i < nw; i++)
+        dw[i] = 0;
+    bwd_ctx b = {x, dy, dw};
+    for_each_tap(d, tap_weights, &b);
+    if (!dbias)
+        return;
+    int po, qo;
+    ref_conv_out_hw(d, &po, &qo);
+    for (int k = 0; k < d->k; k++) {
+        dbias[k] = 0;
+        for (int n = 0; n < d->n; n++)
+            for (int i = 0; i < po * qo; i++)
+                dbias[k] += dy[((size_t)n * d->k + k) * po * qo + i];
+    }
+}
+
+void ref_col2im(const ref_conv *d, const float *col, double *x)
+{
+    int po, qo;
+    ref_conv_out_hw(d, &po, &qo);
+    size_t ncols = (size_t)d->n * po * qo, nx = (size_t)d->n * d->c * d->h * d->w;
+    for (size_t i = 0; i < nx; i++)
+        x[i] = 0;
+    for (int c = 0; c < d->c; c++)
+        for (int r = 0; r < d->r; r++)
+            for (int s = 0; s < d->s; s++)
+                for (int n = 0; n < d->n; n++)
+                    for (int p = 0; p < po; p++)
+                        for (int q = 0; q < qo; q++) {
+                            int h = p * d->stride_h - d->pad_h + r * d->dil_h;
+                            int w = q * d->stride_w - d->pad_w + s * d->dil_w;
+                            if (h < 0 || h >= d->h || w < 0 || w >= d->w)
+                                continue;
+                            size_t row = ((size_t)c * d->r + r) * d->s + s;
+                            size_t j = ((size_t)n * po + p) * qo + q;
+                            x[((size_t)(n * d->c + c) * d->h + h) * d->w + w] +=
+                                col[row * ncols + j];
+                        }
+}

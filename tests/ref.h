@@ -23,3 +23,10 @@ void ref_conv2d_forward(const ref_conv *d, const float *x, const float *w, const
                         int relu, double *y);
 /* col (C R S) x (N P Q), row (c, r, s), column (n, p, q). */
 void ref_im2col(const ref_conv *d, const float *x, double *col);
+/* dx = the gradient of sum(dy * conv(x, w)) with respect to x. */
+void ref_conv2d_backward_data(const ref_conv *d, const float *dy, const float *w, double *dx);
+/* dw likewise with respect to w; dbias (may be NULL) = dy summed over n, p, q. */
+void ref_conv2d_backward_weights(const ref_conv *d, const float *x, const float *dy, double *dw,
+                                 double *dbias);
+/* x (overwritten) = the sum of the patches of col, im2col's adjoint. */
+void ref_col2im(const ref_conv *d, const float *col, double *x);

@@ -1,8 +1,7 @@
 /* Convolution forward: every algorithm against the double-precision host
  * reference over a sweep of parameters; workspace chunking, prepared
  * weights, offsets, im2col, and the errors of bad calls. */
-#include "ref.h"
-#include "testutil.h"
+#include "conv_cases.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -16,24 +15,6 @@ typedef struct err_stats {
 } err_stats;
 
 static err_stats stats[CLT_CONV_ALGO_COUNT][2]; /* [algo][random inputs] */
-
-static clt_conv2d_desc to_desc(const ref_conv *r)
-{
-    return (clt_conv2d_desc){.n = r->n,
-                             .c = r->c,
-                             .h = r->h,
-                             .w = r->w,
-                             .k = r->k,
-                             .kernel_h = r->r,
-                             .kernel_w = r->s,
-                             .pad_h = r->pad_h,
-                             .pad_w = r->pad_w,
-                             .stride_h = r->stride_h,
-                             .stride_w = r->stride_w,
-                             .dilation_h = r->dil_h,
-                             .dilation_w = r->dil_w,
-                             .groups = r->groups};
-}
 
 static size_t w_elems(const ref_conv *r)
 {
@@ -82,14 +63,6 @@ static void free_data(conv_data *t)
     free(t->want);
 }
 
-static void describe(const ref_conv *r, clt_conv_algo algo, char *out, size_t cap)
-{
-    snprintf(out, cap,
-             "%s n%d c%d h%d w%d k%d kernel %dx%d pad %d,%d stride %d,%d dil %d,%d groups %d",
-             clt_conv_algo_name(algo), r->n, r->c, r->h, r->w, r->k, r->r, r->s, r->pad_h, r->pad_w,
-             r->stride_h, r->stride_w, r->dil_h, r->dil_w, r->groups);
-}
-
 /* Tolerances: integer inputs are exact except through Winograd's
  * fractions; random inputs scale with the length of the dot products. */
 static void tolerance(const ref_conv *r, clt_conv_algo algo, int random, double *atol, double *rtol)
@@ -105,14 +78,14 @@ static void tolerance(const ref_conv *r, clt_conv_algo algo, int random, double 
 static int run_case(clt_context_t ctx, const ref_conv *r, clt_conv_algo algo, int random,
                     int with_bias, int relu, uint64_t seed)
 {
-    clt_conv2d_desc d = to_desc(r);
+    clt_conv2d_desc d = cc_desc(r);
     conv_data t = make_data(r, random, with_bias, relu, seed);
     tu_buf x = tu_buf_new(ctx, t.x, t.nx), w = tu_buf_new(ctx, t.w, t.nw);
     tu_buf b = tu_buf_new(ctx, t.bias, (size_t)r->k), y = tu_buf_new(ctx, NULL, t.ny);
     clt_buf bias = with_bias ? b.b : (clt_buf){0};
     clt_activation act = relu ? CLT_ACTIVATION_RELU : CLT_ACTIVATION_NONE;
     char what[200];
-    describe(r, algo, what, sizeof what);
+    cc_describe(r, algo, what, sizeof what);
     clt_status check = clt_conv2d_check(ctx, &d, CLT_CONV_FORWARD, algo);
     clt_status st = clt_conv2d_forward(ctx, &d, algo, x.b, w.b, bias, act, y.b, NULL, 0);
     float *got = malloc(t.ny * sizeof(float));
@@ -157,91 +130,17 @@ static int run_case(clt_context_t ctx, const ref_conv *r, clt_conv_algo algo, in
     return ran;
 }
 
-static const clt_conv_algo all_algos[] = {CLT_CONV_ALGO_DIRECT, CLT_CONV_ALGO_IM2COL_GEMM,
-                                          CLT_CONV_ALGO_GEMM_1X1, CLT_CONV_ALGO_WINOGRAD_F2X3,
-                                          CLT_CONV_ALGO_AUTO};
+static const clt_conv_algo all_algos[] = CC_ALGOS;
 #define N_ALGOS (sizeof all_algos / sizeof all_algos[0])
-
-/* Hand-picked cases: each algorithm's home ground and the edges. */
-static const ref_conv edge_cases[] = {
-    /* n  c   h   w   k  r  s  ph pw sh sw dh dw g */
-    {1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1},     /* everything 1 */
-    {2, 3, 5, 7, 5, 1, 1, 0, 0, 1, 1, 1, 1, 1},     /* 1x1 */
-    {3, 6, 4, 3, 10, 1, 1, 0, 0, 1, 1, 1, 1, 2},    /* 1x1 grouped */
-    {2, 5, 9, 7, 7, 1, 1, 0, 0, 2, 2, 1, 1, 1},     /* 1x1 strided: not GEMM_1X1 */
-    {2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1},     /* 3x3 same */
-    {3, 7, 6, 6, 9, 3, 3, 0, 0, 1, 1, 1, 1, 1},     /* 3x3 valid, even output */
-    {1, 5, 5, 8, 3, 3, 3, 2, 3, 1, 1, 1, 1, 1},     /* 3x3 big pads */
-    {2, 17, 11, 13, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1}, /* Winograd, odd sizes */
-    {1, 2, 3, 3, 3, 3, 3, 0, 0, 1, 1, 1, 1, 1},     /* 1x1 output */
-    {2, 3, 9, 9, 4, 5, 5, 2, 2, 1, 1, 1, 1, 1},     /* 5x5 */
-    {1, 3, 13, 11, 5, 7, 7, 3, 3, 2, 2, 1, 1, 1},   /* 7x7 stride 2 pad 3 */
-    {2, 3, 8, 9, 5, 1, 3, 0, 1, 1, 1, 1, 1, 1},     /* non-square 1x3 */
-    {2, 4, 9, 7, 6, 3, 2, 1, 0, 2, 1, 1, 2, 2},     /* non-square, mixed */
-    {3, 5, 9, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5},     /* depthwise */
-    {2, 3, 8, 7, 6, 3, 3, 1, 1, 2, 2, 1, 1, 3},     /* channel multiplier 2 */
-    {2, 3, 11, 10, 5, 3, 3, 2, 2, 1, 1, 2, 2, 1},   /* dilation 2 */
-    {1, 6, 10, 11, 9, 3, 3, 3, 1, 3, 2, 2, 1, 3},   /* stride 3, groups 3 */
-    {2, 3, 2, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1},     /* input smaller than the kernel */
-};
 
 static void test_edge_cases(void **state)
 {
     clt_context_t ctx = tu_ctx(state);
-    for (size_t i = 0; i < sizeof edge_cases / sizeof edge_cases[0]; i++)
+    for (size_t i = 0; i < (size_t)cc_edge_count; i++)
         for (size_t a = 0; a < N_ALGOS; a++) {
-            run_case(ctx, &edge_cases[i], all_algos[a], 0, 1, 0, 10 + i);
-            run_case(ctx, &edge_cases[i], all_algos[a], 1, 1, 1, 20 + i);
+            run_case(ctx, &cc_edge_cases[i], all_algos[a], 0, 1, 0, 10 + i);
+            run_case(ctx, &cc_edge_cases[i], all_algos[a], 1, 1, 1, 20 + i);
         }
-}
-
-static int pick(const int *set, int n, uint64_t *s)
-{
-    return set[tu_rand(s) % (uint32_t)n];
-}
-
-/* A random valid case from the sets the sweep covers. */
-static ref_conv random_case(uint64_t *s)
-{
-    static const int ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {1, 3}, {3, 1}, {3, 5}, {2, 2}};
-    static const int ns[] = {1, 2, 3}, strides[] = {1, 1, 2, 3}, pads[] = {0, 1, 2, 3},
-                     dils[] = {1, 1, 2}, sizes[] = {3, 5, 6, 7, 9, 11, 12, 13},
-                     chans[] = {1, 2, 3, 5, 6, 7};
-    for (;;) {
-        ref_conv r;
-        int kidx = (int)(tu_rand(s) % 8);
-        r.r = ks[kidx][0];
-        r.s = ks[kidx][1];
-        r.n = pick(ns, 3, s);
-        r.h = pick(sizes, 8, s);
-        r.w = pick(sizes, 8, s);
-        r.stride_h = pick(strides, 4, s);
-        r.stride_w = pick(strides, 4, s);
-        r.pad_h = pick(pads, 4, s) % (r.r + 1);
-        r.pad_w = pick(pads, 4, s) % (r.s + 1);
-        r.dil_h = pick(dils, 3, s);
-        r.dil_w = pick(dils, 3, s);
-        int kind = (int)(tu_rand(s) % 4); /* 0-1 plain, 2 groups 2, 3 depthwise */
-        int c = pick(chans, 6, s);
-        if (kind <= 1) {
-            r.groups = 1;
-            r.c = c;
-            r.k = pick(chans, 6, s) + 2;
-        } else if (kind == 2) {
-            r.groups = 2;
-            r.c = 2 * c;
-            r.k = 2 * pick(chans, 6, s);
-        } else {
-            r.groups = c;
-            r.c = c;
-            r.k = c * (1 + (int)(tu_rand(s) % 2)); /* depthwise or multiplier 2 */
-        }
-        int p, q;
-        ref_conv_out_hw(&r, &p, &q);
-        if (r.dil_h * (r.r - 1) + 1 <= r.h + 2 * r.pad_h &&
-            r.dil_w * (r.s - 1) + 1 <= r.w + 2 * r.pad_w && p >= 1 && q >= 1)
-            return r;
-    }
 }
 
 static void test_random_sweep(void **state)
@@ -249,7 +148,7 @@ static void test_random_sweep(void **state)
     clt_context_t ctx = tu_ctx(state);
     uint64_t s = 2026;
     for (int i = 0; i < 120; i++) {
-        ref_conv r = random_case(&s);
+        ref_conv r = cc_random_case(&s);
         int random = i % 3 == 2;
         for (size_t a = 0; a < N_ALGOS; a++)
             run_case(ctx, &r, all_algos[a], random, i % 2, i % 4 == 1, 1000 + i);
@@ -285,7 +184,7 @@ static void test_workspace_chunks(void **state)
 {
     clt_context_t ctx = tu_ctx(state);
     ref_conv r = {3, 4, 9, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1};
-    clt_conv2d_desc d = to_desc(&r), one = d;
+    clt_conv2d_desc d = cc_desc(&r), one = d;
     one.n = 1;
     conv_data t = make_data(&r, 0, 1, 0, 77);
     tu_buf x = tu_buf_new(ctx, t.x, t.nx), w = tu_buf_new(ctx, t.w, t.nw);
@@ -332,7 +231,7 @@ static void test_prepared_weights(void **state)
 {
     clt_context_t ctx = tu_ctx(state);
     ref_conv r = {2, 5, 7, 9, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1};
-    clt_conv2d_desc d = to_desc(&r);
+    clt_conv2d_desc d = cc_desc(&r);
     conv_data t = make_data(&r, 1, 1, 1, 31);
     tu_buf x = tu_buf_new(ctx, t.x, t.nx), w = tu_buf_new(ctx, t.w, t.nw);
     tu_buf b = tu_buf_new(ctx, t.bias, (size_t)r.k);
@@ -394,7 +293,7 @@ static void test_im2col(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const ref_conv *r = &cases[i];
-        clt_conv2d_desc d = to_desc(r);
+        clt_conv2d_desc d = cc_desc(r);
         int p, q;
         ref_conv_out_hw(r, &p, &q);
         size_t nx = (size_t)r->n * r->c * r->h * r->w;
@@ -425,7 +324,7 @@ static void test_output_shape_and_names(void **state)
 {
     (void)state;
     ref_conv r = {4, 3, 224, 224, 64, 7, 7, 3, 3, 2, 2, 1, 1, 1};
-    clt_conv2d_desc d = to_desc(&r);
+    clt_conv2d_desc d = cc_desc(&r);
     clt_shape y;
     assert_int_equal(clt_conv2d_output_shape(&d, &y), CLT_STATUS_SUCCESS);
     assert_int_equal(y.n, 4);
@@ -449,7 +348,7 @@ static void test_rejects_bad_calls(void **state)
 {
     clt_context_t ctx = tu_ctx(state);
     ref_conv r = {2, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2};
-    clt_conv2d_desc good = to_desc(&r);
+    clt_conv2d_desc good = cc_desc(&r);
     conv_data t = make_data(&r, 0, 0, 0, 3);
     tu_buf x = tu_buf_new(ctx, t.x, t.nx), w = tu_buf_new(ctx, t.w, t.nw);
     tu_buf y = tu_buf_new(ctx, NULL, t.ny);
