@@ -405,6 +405,78 @@ CLT_API clt_status clt_col2im(clt_context_t ctx, const clt_conv2d_desc *d, clt_b
 /* y[i] = value for i in [0, n). */
 CLT_API clt_status clt_fill(clt_context_t ctx, clt_buf y, size_t n, float value);
 
+/* ------------------------------------------------------------------------ */
+/* Pooling                                                                  */
+/* ------------------------------------------------------------------------ */
+
+
+typedef enum clt_pool_mode { CLT_POOL_MAX = 0, CLT_POOL_AVG = 1 } clt_pool_mode;
+
+/* 2-D pooling over each (n, c) plane, with PyTorch's semantics exactly
+ * (nn.MaxPool2d / nn.AvgPool2d / F.max_pool2d(return_indices=True), dilation
+ * 1, no divisor override). Fill with a designated initialiser; fields left 0
+ * take the defaults noted. */
+typedef struct clt_pool2d_desc {
+    int n, c, h, w; /* input N x C x H x W, each >= 1 */
+    clt_pool_mode mode;
+    int kernel_h, kernel_w; /* window size, each >= 1 */
+    int stride_h, stride_w; /* >= 0; 0 means the kernel size (PyTorch's default) */
+    int pad_h, pad_w;       /* implicit padding, 0 <= pad <= kernel/2 as PyTorch requires */
+    /* 0 or 1. With 1 the output size rounds up (PyTorch's rule): the last
+     * window may run past the padded input but must start inside the input
+     * or its left padding. */
+    int ceil_mode;
+    /* 0 or 1, average only. 1: divide by the window clipped to the padded
+     * input [-pad, size + pad); 0: by the number of input elements in it. */
+    int count_include_pad;
+} clt_pool2d_desc;
+
+/* The output shape of pooling with descriptor d:
+ *   out = floor((in + 2*pad - kernel) / stride) + 1           (ceil_mode 0)
+ *   out = ceil((in + 2*pad - kernel) / stride) + 1, less one when
+ *         (out - 1) * stride >= in + pad                       (ceil_mode 1)
+ * with y->n = d->n, y->c = d->c. Validates d completely: a NULL d or y
+ * (CLT_STATUS_NULL_ARGUMENT), input sizes < 1 or an output < 1
+ * (CLT_STATUS_INVALID_SHAPE), a bad mode, kernel < 1, stride < 0, pad < 0 or
+ * > kernel/2, or flags other than 0 and 1 (CLT_STATUS_INVALID_VALUE), sizes
+ * past 32-bit indexing (CLT_STATUS_SIZE_OVERFLOW). Takes no context: the
+ * reason for a failure is in clt_context_last_error(NULL) (this thread's);
+ * success clears it. *y is written only on success. */
+CLT_API clt_status clt_pool2d_output_shape(const clt_pool2d_desc *d, clt_shape *y);
+
+/* Pooling forward: y = pool(x).
+ *  d       the descriptor (validated as by clt_pool2d_output_shape).
+ *  x       input, N*C*H*W floats from x.offset.
+ *  y       output, N*C*OH*OW floats (the output shape), fully overwritten.
+ *  argmax  max mode: required; N*C*OH*OW int32 (cl_int) values, argmax.offset
+ *          counting int32 elements. Each gets the flat index h*W + w, in the
+ *          unpadded input plane of its (n, c), of the maximum its window
+ *          chose, as PyTorch's return_indices gives: padding never wins; ties
+ *          go to the first maximum in row-major window order; a NaN wins
+ *          over every number and, with several NaNs, the last one in the
+ *          window does (PyTorch's `v > max || isnan(v)`), so NaN propagates
+ *          to y. Average mode: argmax is ignored (neither read nor written nor
+ *          validated); pass {NULL, 0}.
+ * y and argmax must not overlap x or each other. */
+CLT_API clt_status clt_pool2d_forward(clt_context_t ctx, const clt_pool2d_desc *d, clt_buf x,
+                                      clt_buf y, clt_buf argmax);
+
+/* Pooling backward: dx = the gradient of the loss with respect to x, given
+ * dy, its gradient with respect to y.
+ *  d       the descriptor used forward.
+ *  dy      N*C*OH*OW floats.
+ *  argmax  max mode: required, what clt_pool2d_forward wrote for the same d
+ *          (N*C*OH*OW int32; an index outside its own window contributes
+ *          nothing). Average mode: ignored; pass {NULL, 0}.
+ *  dx      N*C*H*W floats, fully overwritten (not accumulated into).
+ * Max: each dx element is the sum of the dy of the windows whose argmax names
+ * it. Average: the sum of dy / divisor over the windows that cover it, the
+ * divisor as forward. Overlapping windows (stride < kernel) are summed in a
+ * fixed order, without atomics: results are identical run to run. dx must not
+ * overlap dy or argmax. */
+CLT_API clt_status clt_pool2d_backward(clt_context_t ctx, const clt_pool2d_desc *d, clt_buf dy,
+                                       clt_buf argmax, clt_buf dx);
+
 #ifdef __cplusplus
 }
 #endif

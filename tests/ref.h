@@ -10,6 +10,22 @@ void ref_gemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alp
               size_t lda, const float *b, size_t ldb, double beta, const float *c_in, double *c_out,
               size_t ldc);
 
+/* 2-D pooling as PyTorch defines it (dilation 1), strides already defaulted.
+ * include_pad is count_include_pad (average only). */
+typedef struct ref_pool {
+    int n, c, h, w;
+    int max; /* 1: max pooling, 0: average */
+    int kh, kw, sh, sw, ph, pw, ceil_mode, include_pad;
+} ref_pool;
+
+/* Output size along one axis; may be < 1 for an invalid geometry. */
+int ref_pool_out_size(int in, int k, int s, int p, int ceil_mode);
+/* y (and for max, argmax: flat h*W + w indices into each input plane). */
+void ref_pool2d_forward(const ref_pool *p, const float *x, double *y, int *argmax);
+/* dx from dy: max scatters through argmax, average spreads dy / divisor over
+ * each window. */
+void ref_pool2d_backward(const ref_pool *p, const float *dy, const int *argmax, double *dx);
+
 #endif
 
 /* The convolution geometry, mirroring clt_conv2d_desc. */

@@ -1,0 +1,143 @@
+/* 2-D max and average pooling with PyTorch's semantics (dilation 1).
+ *
+ * Forward: one work-item per output. Backward: one work-item per input
+ * element, gathering from the output windows that cover it in a fixed order,
+ * so overlapping windows need no atomics and results repeat bit for bit.
+ *
+ * Every kernel takes the same arguments: `in` and `out` (x and y forward, dy
+ * and dx backward), `idx` (argmax; NULL and unused in average mode), `total`
+ * work-items, then the geometry: input H x W, output OH x OW, kernel KH x KW,
+ * stride SH x SW, padding PH x PW, and include_pad (count_include_pad). */
+
+#define POOL_ARGS                                                                                  \
+    __global const float *in, int in_off, __global float *out, int out_off, __global int *idx,     \
+        int idx_off, int total, int H, int W, int OH, int OW, int KH, int KW, int SH, int SW,      \
+        int PH, int PW, int include_pad
+
+/* Window o along one axis of input size n: [*lo, *hi) are its positions
+ * inside the input; the return value is its extent inside the padded input
+ * [-p, n + p), PyTorch's pool_size factor (a ceil_mode window may run past
+ * n + p and is clipped there). */
+int pool_span(int o, int n, int k, int s, int p, int *lo, int *hi)
+{
+    int start = o * s - p;
+    int end = min(start + k, n + p);
+    *lo = max(start, 0);
+    *hi = min(end, n);
+    return end - start;
+}
+
+/* The first window along one axis that covers input position i
+ * (start + k > i, i.e. o * s >= i + p - k + 1). */
+int pool_first(int i, int k, int s, int p)
+{
+    int a = i + p - k + 1;
+    return a > 0 ? (a + s - 1) / s : 0;
+}
+
+/* The last window along one axis that covers input position i (start <= i). */
+int pool_last(int i, int s, int p, int n_out)
+{
+    return min((i + p) / s, n_out - 1);
+}
+
+/* The divisor of an average window of padded extent eh x ew whose input part
+ * is [h0, h1) x [w0, w1). */
+int pool_divisor(int eh, int ew, int h0, int h1, int w0, int w1, int include_pad)
+{
+    return include_pad ? eh * ew : (h1 - h0) * (w1 - w0);
+}
+
+/* NaN by its bits, so that build options such as -cl-finite-math-only
+ * cannot fold the test away. */
+int pool_isnan(float v)
+{
+    return (as_uint(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+__kernel void max_forward(POOL_ARGS)
+{
+    int i = CLT_GID(0);
+    if (i >= total)
+        return;
+    int ow = i % OW, t = i / OW, oh = t % OH, plane = t / OH;
+    int h0, h1, w0, w1;
+    pool_span(oh, H, KH, SH, PH, &h0, &h1);
+    pool_span(ow, W, KW, SW, PW, &w0, &w1);
+    const __global float *x = in + in_off + plane * H * W;
+    /* padding never wins; ties keep the first maximum; a NaN always wins
+     * (PyTorch's `v > best || isnan(v)`), so it propagates */
+    float best = -INFINITY;
+    int arg = h0 * W + w0;
+    for (int ih = h0; ih < h1; ih++)
+        for (int iw = w0; iw < w1; iw++) {
+            float v = x[ih * W + iw];
+            if (v > best || pool_isnan(v)) {
+                best = v;
+                arg = ih * W + iw;
+            }
+        }
+    out[out_off + i] = best;
+    idx[idx_off + i] = arg;
+}
+
+__kernel void avg_forward(POOL_ARGS)
+{
+    int i = CLT_GID(0);
+    if (i >= total)
+        return;
+    int ow = i % OW, t = i / OW, oh = t % OH, plane = t / OH;
+    int h0, h1, w0, w1;
+    int eh = pool_span(oh, H, KH, SH, PH, &h0, &h1);
+    int ew = pool_span(ow, W, KW, SW, PW, &w0, &w1);
+    const __global float *x = in + in_off + plane * H * W;
+    float sum = 0.0f;
+    for (int ih = h0; ih < h1; ih++)
+        for (int iw = w0; iw < w1; iw++)
+            sum += x[ih * W + iw];
+    int divisor = pool_divisor(eh, ew, h0, h1, w0, w1, include_pad);
+    /* validation guarantees every window meets the input; stay safe anyway */
+    out[out_off + i] = (h1 > h0 && w1 > w0) ? sum / (float)divisor : 0.0f;
+}
+
+__kernel void max_backward(POOL_ARGS)
+{
+    int i = CLT_GID(0);
+    if (i >= total)
+        return;
+    int iw = i % W, t = i / W, ih = t % H, plane = t / H;
+    int oh0 = pool_first(ih, KH, SH, PH), oh1 = pool_last(ih, SH, PH, OH);
+    int ow0 = pool_first(iw, KW, SW, PW), ow1 = pool_last(iw, SW, PW, OW);
+    int self = ih * W + iw, base = plane * OH * OW;
+    float g = 0.0f;
+    for (int oh = oh0; oh <= oh1; oh++)
+        for (int ow = ow0; ow <= ow1; ow++) {
+            int o = base + oh * OW + ow;
+            if (idx[idx_off + o] == self)
+                g += in[in_off + o];
+        }
+    out[out_off + i] = g;
+}
+
+__kernel void avg_backward(POOL_ARGS)
+{
+    int i = CLT_GID(0);
+    if (i >= total)
+        return;
+    int iw = i % W, t = i / W, ih = t % H, plane = t / H;
+    int oh0 = pool_first(ih, KH, SH, PH), oh1 = pool_last(ih, SH, PH, OH);
+    int ow0 = pool_first(iw, KW, SW, PW), ow1 = pool_last(iw, SW, PW, OW);
+    const __global float *dy = in + in_off + plane * OH * OW;
+    float g = 0.0f;
+    for (int oh = oh0; oh <= oh1; oh++) {
+        int h0, h1;
+        int eh = pool_span(oh, H, KH, SH, PH, &h0, &h1);
+        for (int ow = ow0; ow <= ow1; ow++) {
+            int w0, w1;
+            int ew = pool_span(ow, W, KW, SW, PW, &w0, &w1);
+            int divisor = pool_divisor(eh, ew, h0, h1, w0, w1, include_pad);
+            g += dy[oh * OW + ow] / (float)divisor;
+        }
+    }
+    out[out_off + i] = g;
+}
