@@ -476,6 +476,142 @@ CLT_API clt_status clt_pool2d_forward(clt_context_t ctx, const clt_pool2d_desc *
  * overlap dy or argmax. */
 CLT_API clt_status clt_pool2d_backward(clt_context_t ctx, const clt_pool2d_desc *d, clt_buf dy,
                                        clt_buf argmax, clt_buf dx);
+/* Training-step ops: bias, ReLU, linear, losses, SGD                       */
+/* ------------------------------------------------------------------------ */
+/*
+ * Common rules for this section:
+ *  - Sizes are >= 1, and every buffer's offset plus extent stays below 2^31
+ *    elements (kernels index with 32-bit ints); CLT_STATUS_INVALID_VALUE or
+ *    CLT_STATUS_SIZE_OVERFLOW otherwise.
+ *  - Optional buffers are passed as {NULL, 0}.
+ *  - Outputs are overwritten (never accumulated into) and need not hold
+ *    numbers beforehand, except where a call says it updates in place.
+ *  - An output may not share memory with an input unless the call says so
+ *    (CLT_STATUS_INVALID_VALUE); "may equal" means the very same array (same
+ *    cl_mem and offset), never a partial overlap.
+ *  - Every reduction sums in a fixed order: results are bit-identical from
+ *    run to run on a given device.
+ */
+
+/* y[i, ch, p] += bias[ch] over an N x C x HW tensor (e.g. NCHW with HW =
+ * H * W, or a batch x features matrix with hw = 1).
+ *   n, c, hw  the tensor's dimensions, each >= 1
+ *   y         n * c * hw floats, updated in place
+ *   bias      c floats; must not overlap y */
+CLT_API clt_status clt_bias_add(clt_context_t ctx, int n, int c, int hw, clt_buf y, clt_buf bias);
+
+/* dbias[ch] = sum over i and p of dy[i, ch, p]: the gradient of clt_bias_add
+ * (and of a convolution's bias: dY summed over N, H and W).
+ *   n, c, hw  dy's dimensions, each >= 1
+ *   dy        n * c * hw floats
+ *   dbias     c floats, overwritten; must not overlap dy */
+CLT_API clt_status clt_bias_backward(clt_context_t ctx, int n, int c, int hw, clt_buf dy,
+                                     clt_buf dbias);
+
+/* y = max(0, x) element-wise (NaN stays NaN).
+ *   count  number of elements, >= 1
+ *   x      count floats
+ *   y      count floats, overwritten; may equal x (in place) */
+CLT_API clt_status clt_relu_forward(clt_context_t ctx, size_t count, clt_buf x, clt_buf y);
+
+/* dx = dy where y > 0, else 0 (the gradient at 0 is taken as 0).
+ *   count  number of elements, >= 1
+ *   y      count floats: the forward output of clt_relu_forward
+ *   dy     count floats: the gradient of the loss with respect to y
+ *   dx     count floats, overwritten; may equal dy or y (in place) */
+CLT_API clt_status clt_relu_backward(clt_context_t ctx, size_t count, clt_buf y, clt_buf dy,
+                                     clt_buf dx);
+
+/* Fully connected layer in PyTorch's layout: y = x w^T + b, all row-major.
+ *   batch, in, out  dimensions, each >= 1
+ *   x  batch x in floats (rows are samples)
+ *   w  out x in floats (as torch.nn.Linear.weight)
+ *   b  out floats, or {NULL, 0} for no bias
+ *   y  batch x out floats, overwritten; must not overlap x, w or b */
+CLT_API clt_status clt_linear_forward(clt_context_t ctx, int batch, int in, int out, clt_buf x,
+                                      clt_buf w, clt_buf b, clt_buf y);
+
+/* Gradients of clt_linear_forward. Each output is optional ({NULL, 0} skips
+ * it) but at least one must be given; each is overwritten.
+ *   batch, in, out  dimensions as in the forward call, each >= 1
+ *   x   batch x in floats: the forward input; read only for dw (may be
+ *       {NULL, 0} when dw is not requested)
+ *   w   out x in floats: the weights; read only for dx (may be {NULL, 0}
+ *       when dx is not requested)
+ *   dy  batch x out floats: the gradient with respect to y
+ *   dx  batch x in floats: dx = dy w
+ *   dw  out x in floats: dw = dy^T x
+ *   db  out floats: db[j] = sum over the batch of dy[i, j]
+ * Outputs must not overlap each other, dy, or an input they or the others
+ * read (w for dx, x for dw). */
+CLT_API clt_status clt_linear_backward(clt_context_t ctx, int batch, int in, int out, clt_buf x,
+                                       clt_buf w, clt_buf dy, clt_buf dx, clt_buf dw, clt_buf db);
+
+/* Softmax cross-entropy with integer class labels, averaged over the batch
+ * (PyTorch's F.cross_entropy with reduction "mean"):
+ *   loss[0] = mean over i of (logsumexp(logits[i, :]) - logits[i, labels[i]])
+ * computed stably (the row maximum is subtracted before exp).
+ *   batch, classes  dimensions, each >= 1
+ *   logits  batch x classes floats
+ *   labels  batch int32 values (cl_int, offset counts ints). A label outside
+ *           [0, classes) is never used as an index: its row's loss is NaN,
+ *           so loss[0] becomes NaN (and clt_softmax_cross_entropy_backward
+ *           gives that row a zero gradient). Checking labels on the host
+ *           would need a read back, which this call does not do.
+ *   loss    1 float, overwritten; must not overlap the other buffers
+ *   probs   batch x classes floats receiving softmax(logits) row by row, or
+ *           {NULL, 0}; may equal logits (in place), must not overlap labels
+ * Uses the context's internal scratch memory (batch floats). */
+CLT_API clt_status clt_softmax_cross_entropy_forward(clt_context_t ctx, int batch, int classes,
+                                                     clt_buf logits, clt_buf labels, clt_buf loss,
+                                                     clt_buf probs);
+
+/* Gradient of clt_softmax_cross_entropy_forward's loss:
+ *   dlogits[i, j] = (softmax(logits[i, :])[j] - (j == labels[i])) / batch
+ * A row whose label is outside [0, classes) gets zeros.
+ *   batch, classes  dimensions, each >= 1
+ *   logits   batch x classes floats
+ *   labels   batch int32 values (cl_int)
+ *   dlogits  batch x classes floats, overwritten; may equal logits (in
+ *            place), must not overlap labels */
+CLT_API clt_status clt_softmax_cross_entropy_backward(clt_context_t ctx, int batch, int classes,
+                                                      clt_buf logits, clt_buf labels,
+                                                      clt_buf dlogits);
+
+/* Mean squared error: loss[0] = mean over i of (pred[i] - target[i])^2.
+ *   count   number of elements, >= 1
+ *   pred    count floats
+ *   target  count floats
+ *   loss    1 float, overwritten; must not overlap pred or target
+ * Uses the context's internal scratch memory (count / 256 floats). */
+CLT_API clt_status clt_mse_loss_forward(clt_context_t ctx, size_t count, clt_buf pred,
+                                        clt_buf target, clt_buf loss);
+
+/* Gradient of clt_mse_loss_forward: dpred[i] = 2 (pred[i] - target[i]) / count.
+ *   count   number of elements, >= 1
+ *   pred    count floats
+ *   target  count floats
+ *   dpred   count floats, overwritten; may equal pred or target (in place) */
+CLT_API clt_status clt_mse_loss_backward(clt_context_t ctx, size_t count, clt_buf pred,
+                                         clt_buf target, clt_buf dpred);
+
+/* One step of PyTorch's torch.optim.SGD with momentum (dampening 0, Nesterov
+ * off), element-wise and in place:
+ *   g = grad + weight_decay * param;  v = momentum * v + g;  param -= lr * v
+ *   count         number of elements, >= 1
+ *   param         count floats, updated in place
+ *   grad          count floats, read only
+ *   velocity      count floats, updated in place: the momentum buffer. It
+ *                 must be all zeros before the first step (PyTorch starts
+ *                 its buffer at g, which equals momentum * 0 + g); with
+ *                 momentum 0 it is not read, only written (v = g).
+ *   lr            learning rate, finite and >= 0
+ *   momentum      finite and >= 0
+ *   weight_decay  L2 penalty, finite and >= 0 (0: param is not added)
+ * param, grad and velocity must not overlap one another. */
+CLT_API clt_status clt_sgd_momentum_update(clt_context_t ctx, size_t count, clt_buf param,
+                                           clt_buf grad, clt_buf velocity, float lr, float momentum,
+                                           float weight_decay);
 
 #ifdef __cplusplus
 }

@@ -77,6 +77,14 @@ void tu_buf_read(clt_context_t ctx, tu_buf b, float *host)
     free(all);
 }
 
+void tu_buf_write(clt_context_t ctx, tu_buf b, const float *host)
+{
+    cl_int err =
+        clEnqueueWriteBuffer(clt_context_queue(ctx), b.mem, CL_TRUE, TU_CANARY * sizeof(float),
+                             b.n * sizeof(float), host, 0, NULL, NULL);
+    assert_int_equal(err, CL_SUCCESS);
+}
+
 void tu_check_canary(clt_context_t ctx, tu_buf b)
 {
     size_t total = b.n + 2 * TU_CANARY;
@@ -93,6 +101,53 @@ void tu_check_canary(clt_context_t ctx, tu_buf b)
         }
     }
     free(all);
+}
+
+float *tu_buf_read_new(clt_context_t ctx, tu_buf b)
+{
+    float *host = malloc((b.n ? b.n : 1) * sizeof *host);
+    assert_non_null(host);
+    tu_buf_read(ctx, b, host);
+    return host;
+}
+
+void tu_expect(clt_context_t ctx, const char *what, tu_buf b, const double *want, double atol,
+               double rtol)
+{
+    float *got = tu_buf_read_new(ctx, b);
+    tu_compare(what, got, want, b.n, atol, rtol, NULL);
+    free(got);
+    tu_check_canary(ctx, b);
+}
+
+cl_mem tu_raw_new(clt_context_t ctx, size_t n, float value)
+{
+    float *host = malloc(n * sizeof *host);
+    assert_non_null(host);
+    for (size_t i = 0; i < n; i++)
+        host[i] = value;
+    cl_int err;
+    cl_mem m = clCreateBuffer(clt_context_cl_context(ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+                              n * sizeof *host, host, &err);
+    free(host);
+    assert_int_equal(err, CL_SUCCESS);
+    return m;
+}
+
+void tu_raw_expect(clt_context_t ctx, cl_mem mem, size_t n, float value)
+{
+    float *host = malloc(n * sizeof *host);
+    assert_non_null(host);
+    cl_int err = clEnqueueReadBuffer(clt_context_queue(ctx), mem, CL_TRUE, 0, n * sizeof *host,
+                                     host, 0, NULL, NULL);
+    assert_int_equal(err, CL_SUCCESS);
+    for (size_t i = 0; i < n; i++)
+        if (host[i] != value) {
+            float got = host[i];
+            free(host);
+            fail_msg("element %zu changed: %.9g, was %.9g", i, (double)got, (double)value);
+        }
+    free(host);
 }
 
 void tu_buf_free(tu_buf b)

@@ -36,9 +36,22 @@ typedef struct tu_buf {
 /* A device buffer holding `host` (n floats; NULL fills with garbage). */
 tu_buf tu_buf_new(clt_context_t ctx, const float *host, size_t n);
 void tu_buf_read(clt_context_t ctx, tu_buf b, float *host);
+/* Overwrites the payload with `host` (b.n floats); canaries stay. */
+void tu_buf_write(clt_context_t ctx, tu_buf b, const float *host);
 void tu_buf_free(tu_buf b);
 /* Fails the test when a canary float changed. */
 void tu_check_canary(clt_context_t ctx, tu_buf b);
+/* A malloc'd copy of the payload (b.n floats); the caller frees it. */
+float *tu_buf_read_new(clt_context_t ctx, tu_buf b);
+/* Reads b, compares it with want (see tu_compare) and checks its canaries. */
+void tu_expect(clt_context_t ctx, const char *what, tu_buf b, const double *want, double atol,
+               double rtol);
+
+/* A buffer of exactly n floats, all `value`, without canaries: for tests of
+ * size checks, where a canary region would hide an overrun. */
+cl_mem tu_raw_new(clt_context_t ctx, size_t n, float value);
+/* Fails unless all n floats of `mem` still equal `value`. */
+void tu_raw_expect(clt_context_t ctx, cl_mem mem, size_t n, float value);
 
 /* Deterministic random numbers (xorshift). */
 uint32_t tu_rand(uint64_t *state);

@@ -1,0 +1,139 @@
+/* Bias and ReLU, and the checks every nn op shares. */
+#include "internal.h"
+
+#include <limits.h>
+
+/* ---- shared checks ---- */
+
+clt_status clt__check_tensor(clt_context_t ctx, clt_buf buf, size_t elements, size_t elem_bytes,
+                             const char *what)
+{
+    CLT__CHECK(clt__check_buf_bytes(ctx, buf, elements, elem_bytes, what));
+    return clt__check_int_range(ctx, buf.offset + elements, what);
+}
+
+bool clt__overlap(clt_buf a, size_t a_elements, size_t a_bytes, clt_buf b, size_t b_elements,
+                  size_t b_bytes)
+{
+    if (!a.mem || !b.mem || a.mem != b.mem)
+        return false;
+    size_t a0 = a.offset * a_bytes, a1 = a0 + a_elements * a_bytes;
+    size_t b0 = b.offset * b_bytes, b1 = b0 + b_elements * b_bytes;
+    return a0 < b1 && b0 < a1;
+}
+
+clt_status clt__check_dim(clt_context_t ctx, int value, const char *what)
+{
+    if (value < 1)
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "%s = %d: must be >= 1", what, value);
+    return CLT_STATUS_SUCCESS;
+}
+
+clt_status clt__check_count(clt_context_t ctx, size_t count)
+{
+    if (count == 0)
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "count = 0: must be >= 1");
+    return CLT_STATUS_SUCCESS;
+}
+
+/* n * c * hw elements, or a failure naming the dimensions. */
+static clt_status nchw_count(clt_context_t ctx, int n, int c, int hw, size_t *count)
+{
+    CLT__CHECK(clt__check_dim(ctx, n, "n"));
+    CLT__CHECK(clt__check_dim(ctx, c, "c"));
+    CLT__CHECK(clt__check_dim(ctx, hw, "hw"));
+    size_t nc;
+    if (!clt__mul_ok((size_t)n, (size_t)c, &nc) || !clt__mul_ok(nc, (size_t)hw, count) ||
+        *count > INT_MAX)
+        return clt__fail(ctx, CLT_STATUS_SIZE_OVERFLOW,
+                         "n = %d x c = %d x hw = %d elements exceed the 32-bit index range", n, c,
+                         hw);
+    return CLT_STATUS_SUCCESS;
+}
+
+clt_status clt__check_inplace(clt_context_t ctx, clt_buf out, clt_buf in, size_t count,
+                              const char *out_name, const char *in_name)
+{
+    if (clt__overlap(out, count, sizeof(float), in, count, sizeof(float)) &&
+        out.offset != in.offset)
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
+                         "%s (offset %zu) partially overlaps %s (offset %zu) over %zu elements; "
+                         "they must be the same array or disjoint",
+                         out_name, out.offset, in_name, in.offset, count);
+    return CLT_STATUS_SUCCESS;
+}
+
+/* ---- bias ---- */
+
+clt_status clt__bias_add_run(clt_context_t ctx, int n, int c, int hw, clt_buf y, clt_buf bias)
+{
+    size_t global[2] = {(size_t)hw, (size_t)n * (size_t)c};
+    return CLT_LAUNCH(ctx, "nn", "bias_add", 2, global, NULL, CLT_ARG_MEM(y.mem),
+                      CLT_ARG_INT(y.offset), CLT_ARG_MEM(bias.mem), CLT_ARG_INT(bias.offset),
+                      CLT_ARG_INT(c), CLT_ARG_INT(hw), CLT_ARG_INT(global[1]));
+}
+
+clt_status clt__bias_backward_run(clt_context_t ctx, int n, int c, int hw, clt_buf dy,
+                                  clt_buf dbias)
+{
+    size_t global = (size_t)c;
+    return CLT_LAUNCH(ctx, "nn", "bias_backward", 1, &global, NULL, CLT_ARG_MEM(dy.mem),
+                      CLT_ARG_INT(dy.offset), CLT_ARG_MEM(dbias.mem), CLT_ARG_INT(dbias.offset),
+                      CLT_ARG_INT(n), CLT_ARG_INT(c), CLT_ARG_INT(hw));
+}
+
+/* The tensor and bias of a bias op: shapes, buffers and no overlap. */
+static clt_status check_bias_args(clt_context_t ctx, int n, int c, int hw, clt_buf t,
+                                  const char *t_name, clt_buf bias, const char *bias_name)
+{
+    size_t count;
+    CLT__CHECK(nchw_count(ctx, n, c, hw, &count));
+    CLT__CHECK(clt__check_tensor(ctx, t, count, sizeof(float), t_name));
+    CLT__CHECK(clt__check_tensor(ctx, bias, (size_t)c, sizeof(float), bias_name));
+    if (clt__overlap(t, count, sizeof(float), bias, (size_t)c, sizeof(float)))
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "%s overlaps %s in the same buffer",
+                         bias_name, t_name);
+    return CLT_STATUS_SUCCESS;
+}
+
+clt_status clt_bias_add(clt_context_t ctx, int n, int c, int hw, clt_buf y, clt_buf bias)
+{
+    CLT__CHECK_CTX(ctx);
+    CLT__CHECK(check_bias_args(ctx, n, c, hw, y, "y", bias, "bias"));
+    return clt__bias_add_run(ctx, n, c, hw, y, bias);
+}
+
+clt_status clt_bias_backward(clt_context_t ctx, int n, int c, int hw, clt_buf dy, clt_buf dbias)
+{
+    CLT__CHECK_CTX(ctx);
+    CLT__CHECK(check_bias_args(ctx, n, c, hw, dy, "dy", dbias, "dbias"));
+    return clt__bias_backward_run(ctx, n, c, hw, dy, dbias);
+}
+
+/* ---- ReLU ---- */
+
+clt_status clt_relu_forward(clt_context_t ctx, size_t count, clt_buf x, clt_buf y)
+{
+    CLT__CHECK_CTX(ctx);
+    CLT__CHECK(clt__check_count(ctx, count));
+    CLT__CHECK(clt__check_tensor(ctx, x, count, sizeof(float), "x"));
+    CLT__CHECK(clt__check_tensor(ctx, y, count, sizeof(float), "y"));
+    CLT__CHECK(clt__check_inplace(ctx, y, x, count, "y", "x"));
+    return CLT_LAUNCH(ctx, "nn", "relu_forward", 1, &count, NULL, CLT_ARG_MEM(x.mem),
+                      CLT_ARG_INT(x.offset), CLT_ARG_MEM(y.mem), CLT_ARG_INT(y.offset),
+                      CLT_ARG_INT(count));
+}
+
+clt_status clt_relu_backward(clt_context_t ctx, size_t count, clt_buf y, clt_buf dy, clt_buf dx)
+{
+    CLT__CHECK_CTX(ctx);
+    CLT__CHECK(clt__check_count(ctx, count));
+    CLT__CHECK(clt__check_tensor(ctx, y, count, sizeof(float), "y"));
+    CLT__CHECK(clt__check_tensor(ctx, dy, count, sizeof(float), "dy"));
+    CLT__CHECK(clt__check_tensor(ctx, dx, count, sizeof(float), "dx"));
+    CLT__CHECK(clt__check_inplace(ctx, dx, dy, count, "dx", "dy"));
+    CLT__CHECK(clt__check_inplace(ctx, dx, y, count, "dx", "y"));
+    return CLT_LAUNCH(ctx, "nn", "relu_backward", 1, &count, NULL, CLT_ARG_MEM(y.mem),
+                      CLT_ARG_INT(y.offset), CLT_ARG_MEM(dy.mem), CLT_ARG_INT(dy.offset),
+                      CLT_ARG_MEM(dx.mem), CLT_ARG_INT(dx.offset), CLT_ARG_INT(count));
+}
