@@ -30,22 +30,6 @@ __kernel void conv_gather(__global const float *y, int y_off, __global float *ds
     dst[dst_off + k * (nb * PQ) + n * PQ + pq] = y[y_off + (n * K + k) * PQ + pq];
 }
 
-/* dbias[k] = sum of dy[n, k, :, :] over n, in a fixed order. */
-__kernel void conv_bias_grad(__global const float *dy, int dy_off, __global float *dbias,
-                             int dbias_off, int N, int K, int PQ)
-{
-    int k = CLT_GID(0);
-    if (k >= K)
-        return;
-    float acc = 0.0f;
-    for (int n = 0; n < N; n++) {
-        __global const float *row = dy + dy_off + (n * K + k) * PQ;
-        for (int i = 0; i < PQ; i++)
-            acc += row[i];
-    }
-    dbias[dbias_off + k] = acc;
-}
-
 /* wt[c, k, R-1-r, S-1-s] = w[k, c, r, s] (groups 1): the filters of the
  * convolution that computes a stride-1 convolution's backward-data pass. */
 __kernel void conv_flip_weights(__global const float *w, int w_off, __global float *wt, int wt_off,

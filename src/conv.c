@@ -274,39 +274,6 @@ static clt_status setup_workspace(clt_context_t ctx, const clt__conv_impl *impl,
     return CLT_STATUS_SUCCESS;
 }
 
-static bool overlaps(clt_buf a, size_t na, clt_buf b, size_t nb)
-{
-    return a.mem && a.mem == b.mem && a.offset < b.offset + nb && b.offset < a.offset + na;
-}
-
-/* One tensor argument of a call. */
-typedef struct tensor_arg {
-    const char *name;
-    clt_buf buf;
-    size_t elems;
-    bool output, optional;
-} tensor_arg;
-
-/* Present (unless optional and absent), big enough, in int range; no output
- * overlapping any other tensor. */
-static clt_status check_tensors(clt_context_t ctx, const tensor_arg *t, int n)
-{
-    for (int i = 0; i < n; i++) {
-        if (t[i].optional && !t[i].buf.mem)
-            continue;
-        CLT__CHECK(clt__check_buf(ctx, t[i].buf, t[i].elems, t[i].name));
-        CLT__CHECK(clt__check_int_range(ctx, t[i].buf.offset + t[i].elems, t[i].name));
-    }
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n && t[i].output; j++)
-            if (j != i && overlaps(t[i].buf, t[i].elems, t[j].buf, t[j].elems))
-                return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
-                                 "%s overlaps %s in the same buffer; outputs must not alias "
-                                 "other tensors",
-                                 t[i].name, t[j].name);
-    return CLT_STATUS_SUCCESS;
-}
-
 static clt_status check_args(clt_context_t ctx, clt_conv_op op, const clt__conv_args *a,
                              size_t w_elems)
 {
@@ -316,23 +283,23 @@ static clt_status check_args(clt_context_t ctx, clt_conv_op op, const clt__conv_
         if (a->act != CLT_ACTIVATION_NONE && a->act != CLT_ACTIVATION_RELU)
             return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "act = %d is not a clt_activation",
                              (int)a->act);
-        const tensor_arg t[] = {{"x", a->x, nx, false, false},
-                                {"w", a->w, w_elems, false, false},
-                                {"bias", a->bias, nk, false, true},
-                                {"y", a->y, ny, true, false}};
-        return check_tensors(ctx, t, 4);
+        const clt__tensor_arg t[] = {{"x", a->x, nx, sizeof(float), false, false},
+                                     {"w", a->w, w_elems, sizeof(float), false, false},
+                                     {"bias", a->bias, nk, sizeof(float), false, true},
+                                     {"y", a->y, ny, sizeof(float), true, false}};
+        return clt__check_tensors(ctx, t, 4);
     }
     if (op == CLT_CONV_BACKWARD_DATA) {
-        const tensor_arg t[] = {{"dy", a->dy, ny, false, false},
-                                {"w", a->w, w_elems, false, false},
-                                {"dx", a->dx, nx, true, false}};
-        return check_tensors(ctx, t, 3);
+        const clt__tensor_arg t[] = {{"dy", a->dy, ny, sizeof(float), false, false},
+                                     {"w", a->w, w_elems, sizeof(float), false, false},
+                                     {"dx", a->dx, nx, sizeof(float), true, false}};
+        return clt__check_tensors(ctx, t, 3);
     }
-    const tensor_arg t[] = {{"x", a->x, nx, false, false},
-                            {"dy", a->dy, ny, false, false},
-                            {"dw", a->dw, w_elems, true, false},
-                            {"dbias", a->dbias, nk, true, true}};
-    return check_tensors(ctx, t, 4);
+    const clt__tensor_arg t[] = {{"x", a->x, nx, sizeof(float), false, false},
+                                 {"dy", a->dy, ny, sizeof(float), false, false},
+                                 {"dw", a->dw, w_elems, sizeof(float), true, false},
+                                 {"dbias", a->dbias, nk, sizeof(float), true, true}};
+    return clt__check_tensors(ctx, t, 4);
 }
 
 /* Checks the tensors, sets up the workspace and runs the algorithm. */
@@ -489,9 +456,9 @@ clt_status clt_im2col(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf x, cl
     int p, q;
     clt__conv_out_hw(d, &p, &q);
     size_t ncol = (size_t)d->c * d->kernel_h * d->kernel_w * d->n * p * q;
-    const tensor_arg t[] = {{"x", x, clt__conv_x_elems(d), false, false},
-                            {"col", col, ncol, true, false}};
-    CLT__CHECK(check_tensors(ctx, t, 2));
+    const clt__tensor_arg t[] = {{"x", x, clt__conv_x_elems(d), sizeof(float), false, false},
+                                 {"col", col, ncol, sizeof(float), true, false}};
+    CLT__CHECK(clt__check_tensors(ctx, t, 2));
     return clt__im2col(ctx, d, x, 0, d->n, col.mem, col.offset);
 }
 
@@ -555,9 +522,9 @@ clt_status clt_col2im(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf col, 
     int p, q;
     clt__conv_out_hw(d, &p, &q);
     size_t ncol = (size_t)d->c * d->kernel_h * d->kernel_w * d->n * p * q;
-    const tensor_arg t[] = {{"col", col, ncol, false, false},
-                            {"x", x, clt__conv_x_elems(d), true, false}};
-    CLT__CHECK(check_tensors(ctx, t, 2));
+    const clt__tensor_arg t[] = {{"col", col, ncol, sizeof(float), false, false},
+                                 {"x", x, clt__conv_x_elems(d), sizeof(float), true, false}};
+    CLT__CHECK(clt__check_tensors(ctx, t, 2));
     return clt__col2im(ctx, d, col.mem, col.offset, 0, d->n, x);
 }
 
@@ -565,10 +532,5 @@ clt_status clt__conv_bias_grad(clt_context_t ctx, const clt__conv_args *a)
 {
     if (!a->dbias.mem)
         return CLT_STATUS_SUCCESS;
-    const clt_conv2d_desc *d = a->d;
-    size_t global = (size_t)d->k;
-    return CLT_LAUNCH(ctx, "conv", "conv_bias_grad", 1, &global, NULL, CLT_ARG_MEM(a->dy.mem),
-                      CLT_ARG_INT(a->dy.offset), CLT_ARG_MEM(a->dbias.mem),
-                      CLT_ARG_INT(a->dbias.offset), CLT_ARG_INT(d->n), CLT_ARG_INT(d->k),
-                      CLT_ARG_INT(a->p * a->q));
+    return clt__bias_backward_run(ctx, a->d->n, a->d->k, a->p * a->q, a->dy, a->dbias);
 }

@@ -57,11 +57,6 @@ static clt_status check_operand(clt_context_t ctx, const char *name, clt_buf buf
     return clt__check_buf(ctx, buf, *extent, what);
 }
 
-static bool overlaps(clt_buf x, size_t nx, clt_buf y, size_t ny)
-{
-    return x.mem == y.mem && x.offset < y.offset + ny && y.offset < x.offset + nx;
-}
-
 clt_status clt_gemm(clt_context_t ctx, clt_transpose trans_a, clt_transpose trans_b, size_t m,
                     size_t n, size_t k, float alpha, clt_buf a, size_t lda, clt_buf b, size_t ldb,
                     float beta, clt_buf c, size_t ldc)
@@ -80,10 +75,11 @@ clt_status clt_gemm(clt_context_t ctx, clt_transpose trans_a, clt_transpose tran
     CLT__CHECK(check_operand(ctx, "A", a, ta ? k : m, ta ? m : k, lda, &ea));
     CLT__CHECK(check_operand(ctx, "B", b, tb ? n : k, tb ? k : n, ldb, &eb));
     CLT__CHECK(check_operand(ctx, "C", c, m, n, ldc, &ec));
-    if (overlaps(c, ec, a, ea) || overlaps(c, ec, b, eb))
-        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
-                         "C overlaps %s in the same buffer; the output must not alias an input",
-                         overlaps(c, ec, a, ea) ? "A" : "B");
+    const size_t f = sizeof(float);
+    CLT__CHECK(clt__check_disjoint(ctx, &(clt__tensor_arg){"C", c, ec, f, true, false},
+                                   &(clt__tensor_arg){"A", a, ea, f, false, false}));
+    CLT__CHECK(clt__check_disjoint(ctx, &(clt__tensor_arg){"C", c, ec, f, true, false},
+                                   &(clt__tensor_arg){"B", b, eb, f, false, false}));
     clt__gemm_desc g = {trans_a, trans_b, m,        n,   k, alpha, beta,     a.mem, a.offset, lda,
                         0,       b.mem,   b.offset, ldb, 0, c.mem, c.offset, ldc,   0,        1};
     return clt__gemm_run(ctx, &g);

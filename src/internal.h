@@ -107,6 +107,40 @@ clt_status clt__check_buf_bytes(clt_context_t ctx, clt_buf buf, size_t elements,
 /* Kernels index with 32-bit ints: element counts must stay below 2^31. */
 clt_status clt__check_int_range(clt_context_t ctx, size_t elements, const char *what);
 
+/* clt__check_buf_bytes plus the int range kernels index with (offset +
+ * elements below 2^31). */
+clt_status clt__check_tensor(clt_context_t ctx, clt_buf buf, size_t elements, size_t elem_bytes,
+                             const char *what);
+/* Whether two buffer ranges share any byte (false when either mem is NULL).
+ * Sizes are in elements of the given byte widths; call after the buffers
+ * were checked, so that the byte ranges cannot overflow. */
+bool clt__overlap(clt_buf a, size_t a_elements, size_t a_bytes, clt_buf b, size_t b_elements,
+                  size_t b_bytes);
+/* Fails with CLT_STATUS_INVALID_VALUE unless value >= 1; `what` names it. */
+clt_status clt__check_dim(clt_context_t ctx, int value, const char *what);
+/* Fails with CLT_STATUS_INVALID_VALUE when an element count is 0. */
+clt_status clt__check_count(clt_context_t ctx, size_t count);
+/* Two element-wise operands of `count` floats may be the same array (in
+ * place) or disjoint; a partial overlap would make work-items race. */
+clt_status clt__check_inplace(clt_context_t ctx, clt_buf out, clt_buf in, size_t count,
+                              const char *out_name, const char *in_name);
+
+/* One tensor operand of a call, for the checks below. */
+typedef struct clt__tensor_arg {
+    const char *name;
+    clt_buf buf;
+    size_t elems, elem_bytes;
+    bool output;   /* must not overlap any other operand */
+    bool optional; /* may be absent ({NULL, 0}) */
+} clt__tensor_arg;
+
+/* Fails with CLT_STATUS_INVALID_VALUE, naming both, if out overlaps in. */
+clt_status clt__check_disjoint(clt_context_t ctx, const clt__tensor_arg *out,
+                               const clt__tensor_arg *in);
+/* clt__check_tensor on each operand present, and no output overlapping
+ * any other operand. */
+clt_status clt__check_tensors(clt_context_t ctx, const clt__tensor_arg *t, int n);
+
 /* ---- programs and kernels (program.c, cache.c) ---- */
 
 typedef struct clt__source {
@@ -189,25 +223,7 @@ typedef struct clt__gemm_desc {
 
 clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g);
 
-/* ---- nn ops (nn.c): checks shared by bias, activations, linear, losses ---- */
-
-/* clt__check_buf_bytes plus the int range kernels index with (offset +
- * elements below 2^31). */
-clt_status clt__check_tensor(clt_context_t ctx, clt_buf buf, size_t elements, size_t elem_bytes,
-                             const char *what);
-/* Whether two buffer ranges share any byte (false when either mem is NULL).
- * Sizes are in elements of the given byte widths; call after the buffers
- * were checked, so that the byte ranges cannot overflow. */
-bool clt__overlap(clt_buf a, size_t a_elements, size_t a_bytes, clt_buf b, size_t b_elements,
-                  size_t b_bytes);
-/* Fails with CLT_STATUS_INVALID_VALUE unless value >= 1; `what` names it. */
-clt_status clt__check_dim(clt_context_t ctx, int value, const char *what);
-/* Fails with CLT_STATUS_INVALID_VALUE when an element count is 0. */
-clt_status clt__check_count(clt_context_t ctx, size_t count);
-/* Two element-wise operands of `count` floats may be the same array (in
- * place) or disjoint; a partial overlap would make work-items race. */
-clt_status clt__check_inplace(clt_context_t ctx, clt_buf out, clt_buf in, size_t count,
-                              const char *out_name, const char *in_name);
+/* ---- nn ops (nn.c) ---- */
 
 /* Enqueue y[n,c,hw] += bias[c] and dbias[c] = sum of dy[n,c,hw] over n and hw
  * (overwritten) without validation, for callers that checked the shapes and

@@ -1,40 +1,7 @@
-/* Bias and ReLU, and the checks every nn op shares. */
+/* Bias and ReLU. */
 #include "internal.h"
 
 #include <limits.h>
-
-/* ---- shared checks ---- */
-
-clt_status clt__check_tensor(clt_context_t ctx, clt_buf buf, size_t elements, size_t elem_bytes,
-                             const char *what)
-{
-    CLT__CHECK(clt__check_buf_bytes(ctx, buf, elements, elem_bytes, what));
-    return clt__check_int_range(ctx, buf.offset + elements, what);
-}
-
-bool clt__overlap(clt_buf a, size_t a_elements, size_t a_bytes, clt_buf b, size_t b_elements,
-                  size_t b_bytes)
-{
-    if (!a.mem || !b.mem || a.mem != b.mem)
-        return false;
-    size_t a0 = a.offset * a_bytes, a1 = a0 + a_elements * a_bytes;
-    size_t b0 = b.offset * b_bytes, b1 = b0 + b_elements * b_bytes;
-    return a0 < b1 && b0 < a1;
-}
-
-clt_status clt__check_dim(clt_context_t ctx, int value, const char *what)
-{
-    if (value < 1)
-        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "%s = %d: must be >= 1", what, value);
-    return CLT_STATUS_SUCCESS;
-}
-
-clt_status clt__check_count(clt_context_t ctx, size_t count)
-{
-    if (count == 0)
-        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "count = 0: must be >= 1");
-    return CLT_STATUS_SUCCESS;
-}
 
 /* n * c * hw elements, or a failure naming the dimensions. */
 static clt_status nchw_count(clt_context_t ctx, int n, int c, int hw, size_t *count)
@@ -48,18 +15,6 @@ static clt_status nchw_count(clt_context_t ctx, int n, int c, int hw, size_t *co
         return clt__fail(ctx, CLT_STATUS_SIZE_OVERFLOW,
                          "n = %d x c = %d x hw = %d elements exceed the 32-bit index range", n, c,
                          hw);
-    return CLT_STATUS_SUCCESS;
-}
-
-clt_status clt__check_inplace(clt_context_t ctx, clt_buf out, clt_buf in, size_t count,
-                              const char *out_name, const char *in_name)
-{
-    if (clt__overlap(out, count, sizeof(float), in, count, sizeof(float)) &&
-        out.offset != in.offset)
-        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
-                         "%s (offset %zu) partially overlaps %s (offset %zu) over %zu elements; "
-                         "they must be the same array or disjoint",
-                         out_name, out.offset, in_name, in.offset, count);
     return CLT_STATUS_SUCCESS;
 }
 

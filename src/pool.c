@@ -119,34 +119,6 @@ clt_status clt_pool2d_output_shape(const clt_pool2d_desc *d, clt_shape *y)
     return CLT_STATUS_SUCCESS;
 }
 
-/* A buffer of `n` elements of `elem` bytes that kernels can index with int. */
-static clt_status check_operand(clt_context_t ctx, clt_buf b, size_t n, size_t elem,
-                                const char *what)
-{
-    CLT__CHECK(clt__check_buf_bytes(ctx, b, n, elem, what));
-    return clt__check_int_range(ctx, b.offset + n, what);
-}
-
-/* Whether two validated operands share bytes (offsets count their own
- * element type, so compare byte ranges). */
-static bool overlaps(clt_buf a, size_t na, size_t ea, clt_buf b, size_t nb, size_t eb)
-{
-    return a.mem == b.mem && a.offset * ea < (b.offset + nb) * eb &&
-           b.offset * eb < (a.offset + na) * ea;
-}
-
-static clt_status no_overlap(clt_context_t ctx, clt_buf out, size_t nout, size_t eout,
-                             const char *out_name, clt_buf in, size_t nin, size_t ein,
-                             const char *in_name)
-{
-    if (overlaps(out, nout, eout, in, nin, ein))
-        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE,
-                         "%s overlaps %s in the same buffer; an output must not alias another "
-                         "operand",
-                         out_name, in_name);
-    return CLT_STATUS_SUCCESS;
-}
-
 /* Every pooling kernel takes (in, out, idx, total, geometry); idx is unused
  * (NULL) in average mode. */
 static clt_status launch(clt_context_t ctx, const char *kernel, const pool_geom *g, size_t total,
@@ -169,14 +141,13 @@ clt_status clt_pool2d_forward(clt_context_t ctx, const clt_pool2d_desc *d, clt_b
     pool_geom g;
     CLT__CHECK(geom_make(ctx, d, &g));
     const size_t f = sizeof(cl_float), i = sizeof(cl_int);
-    CLT__CHECK(check_operand(ctx, x, g.nx, f, "x"));
-    CLT__CHECK(check_operand(ctx, y, g.ny, f, "y"));
-    CLT__CHECK(no_overlap(ctx, y, g.ny, f, "y", x, g.nx, f, "x"));
+    const clt__tensor_arg t[] = {
+        {"x", x, g.nx, f, false, false},
+        {"y", y, g.ny, f, true, false},
+        {"argmax (required for max pooling)", argmax, g.ny, i, true, false}};
+    CLT__CHECK(clt__check_tensors(ctx, t, g.max ? 3 : 2));
     if (!g.max)
         return launch(ctx, "avg_forward", &g, g.ny, x, y, (clt_buf){NULL, 0});
-    CLT__CHECK(check_operand(ctx, argmax, g.ny, i, "argmax (required for max pooling)"));
-    CLT__CHECK(no_overlap(ctx, argmax, g.ny, i, "argmax", x, g.nx, f, "x"));
-    CLT__CHECK(no_overlap(ctx, argmax, g.ny, i, "argmax", y, g.ny, f, "y"));
     return launch(ctx, "max_forward", &g, g.ny, x, y, argmax);
 }
 
@@ -187,13 +158,13 @@ clt_status clt_pool2d_backward(clt_context_t ctx, const clt_pool2d_desc *d, clt_
     pool_geom g;
     CLT__CHECK(geom_make(ctx, d, &g));
     const size_t f = sizeof(cl_float), i = sizeof(cl_int);
-    CLT__CHECK(check_operand(ctx, dy, g.ny, f, "dy"));
-    CLT__CHECK(check_operand(ctx, dx, g.nx, f, "dx"));
-    CLT__CHECK(no_overlap(ctx, dx, g.nx, f, "dx", dy, g.ny, f, "dy"));
+    /* argmax holds one index per output: the shape of y */
+    const clt__tensor_arg t[] = {
+        {"dy", dy, g.ny, f, false, false},
+        {"dx", dx, g.nx, f, true, false},
+        {"argmax (required for max pooling)", argmax, g.ny, i, false, false}};
+    CLT__CHECK(clt__check_tensors(ctx, t, g.max ? 3 : 2));
     if (!g.max)
         return launch(ctx, "avg_backward", &g, g.nx, dy, dx, (clt_buf){NULL, 0});
-    /* argmax holds one index per output: the shape of y */
-    CLT__CHECK(check_operand(ctx, argmax, g.ny, i, "argmax (required for max pooling)"));
-    CLT__CHECK(no_overlap(ctx, dx, g.nx, f, "dx", argmax, g.ny, i, "argmax"));
     return launch(ctx, "max_backward", &g, g.nx, dy, dx, argmax);
 }
