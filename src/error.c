@@ -19,7 +19,8 @@ clt_status clt__fail(clt_context_t ctx, clt_status status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, CLT__ERRMAX, fmt, ap);
     va_end(ap);
-    clt__log(ctx, CLT_LOG_ERROR, "%s: %s", clt_status_name(status), buf);
+    /* the caller gets the status; the log only helps whoever debugs */
+    clt__log(ctx, CLT_LOG_DEBUG, "%s: %s", clt_status_name(status), buf);
     return status;
 }
 

@@ -148,7 +148,12 @@ static clt_status from_source(clt_context_t ctx, const char *name, const char *t
     if (err != CL_SUCCESS)
         return clt__cl_fail(ctx, err, "clCreateProgramWithSource");
     err = clBuildProgram(prog, 1, &ctx->device, opts, NULL, NULL);
-    if (err != CL_SUCCESS) {
+    if (err == CL_SUCCESS) { /* warnings are worth seeing while developing kernels */
+        char *log = build_log(ctx, prog);
+        if (log && log[strspn(log, " \t\r\n")])
+            clt__log(ctx, CLT_LOG_INFO, "cl/%s.cl built with messages:\n%s", name, log);
+        free(log);
+    } else {
         char *log = build_log(ctx, prog);
         clReleaseProgram(prog);
         clt_status st = clt__fail(ctx, CLT_STATUS_BUILD_FAILED,
