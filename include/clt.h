@@ -388,6 +388,34 @@ CLT_API clt_status clt_conv2d_backward_weights(clt_context_t ctx, const clt_conv
                                                clt_buf dw, clt_buf dbias, cl_mem workspace,
                                                size_t workspace_bytes);
 
+/* One algorithm's result in clt_conv2d_find. */
+typedef struct clt_conv_algo_perf {
+    clt_conv_algo algo;
+    clt_status status;      /* CLT_STATUS_SUCCESS, or why it could not run */
+    double time_ms;         /* median of the timed runs */
+    size_t workspace_bytes; /* what the run used (clt_conv2d_workspace_size) */
+    double max_rel_err;     /* max |out - out_direct| / max |out_direct| */
+} clt_conv_algo_perf;
+
+/* Measures every algorithm that can run pass `op` of d, on random data in
+ * buffers of its own, and writes up to `capacity` results to `results`
+ * (may be NULL), fastest first, failures last; *count gets how many there
+ * are. The fastest is recorded in the context's perf-db, which AUTO
+ * consults and which persists beside the binary cache (one file per
+ * device, driver and clt version). Blocks until done. */
+CLT_API clt_status clt_conv2d_find(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
+                                   clt_conv_algo_perf *results, int capacity, int *count);
+
+/* The algorithm AUTO runs for pass `op` of d: the perf-db's measured choice
+ * when there is one (*measured = 1), else the heuristic's (*measured = 0).
+ * measured may be NULL. */
+CLT_API clt_status clt_conv2d_auto_algo(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
+                                        clt_conv_algo *algo, int *measured);
+
+/* The perf-db file in use ("" when the binary cache is off: the perf-db then
+ * lives in memory only). */
+CLT_API const char *clt_context_perfdb_path(clt_context_t ctx);
+
 /* Batched im2col: x (N x C x H x W) -> col, a (C kernel_h kernel_w) x
  * (N P Q) row-major matrix; row (c, r, s), column (n, p, q); padding reads
  * as zero. */
@@ -408,7 +436,6 @@ CLT_API clt_status clt_fill(clt_context_t ctx, clt_buf y, size_t n, float value)
 /* ------------------------------------------------------------------------ */
 /* Pooling                                                                  */
 /* ------------------------------------------------------------------------ */
-
 
 typedef enum clt_pool_mode { CLT_POOL_MAX = 0, CLT_POOL_AVG = 1 } clt_pool_mode;
 

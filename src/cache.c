@@ -143,15 +143,19 @@ static int mkdir_p(const char *dir)
     return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
 }
 
+int clt__cache_mkdir(clt_context_t ctx)
+{
+    if (mkdir_p(ctx->cache_dir) == 0)
+        return 0;
+    clt__log(ctx, CLT_LOG_WARN, "cannot create cache directory %s: %s", ctx->cache_dir,
+             strerror(errno));
+    return -1;
+}
+
 void clt__cache_store(clt_context_t ctx, const char *key, const unsigned char *bin, size_t size)
 {
-    if (size == 0 || size > MAX_ENTRY_BYTES)
+    if (size == 0 || size > MAX_ENTRY_BYTES || clt__cache_mkdir(ctx) != 0)
         return;
-    if (mkdir_p(ctx->cache_dir) != 0) {
-        clt__log(ctx, CLT_LOG_WARN, "cannot create cache directory %s: %s", ctx->cache_dir,
-                 strerror(errno));
-        return;
-    }
     entry_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, MAGIC, 8);

@@ -349,6 +349,7 @@ void clt_context_destroy(clt_context_t ctx)
     if (ctx->queue)
         clFinish(ctx->queue);
     clt__programs_release(ctx);
+    clt__perfdb_release(ctx);
     for (int i = 0; i < CLT__SCRATCH_SLOTS; i++)
         if (ctx->scratch[i])
             clReleaseMemObject(ctx->scratch[i]);

@@ -149,10 +149,11 @@ clt_status clt_conv2d_output_shape(const clt_conv2d_desc *d, clt_shape *y)
 
 /* ---- algorithm choice ---- */
 
-/* A heuristic until measurements say otherwise (perf-db). */
-static clt_conv_algo choose_auto(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op)
+/* The choice without measurements: no GEMM for tiny dot products, 1x1 as
+ * plain GEMM, Winograd forward for 3x3 layers wide enough to amortise its
+ * transforms, im2col + GEMM elsewhere. */
+static clt_conv_algo heuristic(const clt_conv2d_desc *d, clt_conv_op op)
 {
-    (void)ctx;
     char why[8];
     int cg = d->c / d->groups;
     if (clt__conv_gemm1x1.supports(d, op, why, sizeof why))
@@ -165,6 +166,18 @@ static clt_conv_algo choose_auto(clt_context_t ctx, const clt_conv2d_desc *d, cl
     return CLT_CONV_ALGO_IM2COL_GEMM;
 }
 
+/* The perf-db's measured choice if it still applies, else the heuristic. */
+static clt_conv_algo choose_auto(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
+                                 bool *measured)
+{
+    clt_conv_algo algo;
+    const clt__conv_impl *impl;
+    char why[8];
+    *measured = clt__perfdb_lookup(ctx, op, d, &algo) && (impl = impl_of(algo)) != NULL &&
+                impl->supports(d, op, why, sizeof why);
+    return *measured ? algo : heuristic(d, op);
+}
+
 /* Validates the descriptor, op and algorithm and resolves AUTO. */
 static clt_status resolve(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
                           clt_conv_algo algo, const clt__conv_impl **out)
@@ -175,8 +188,9 @@ static clt_status resolve(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_
     if ((unsigned)algo >= CLT_CONV_ALGO_COUNT)
         return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "algo = %d is not a clt_conv_algo",
                          (int)algo);
+    bool measured;
     if (algo == CLT_CONV_ALGO_AUTO)
-        algo = choose_auto(ctx, d, op);
+        algo = choose_auto(ctx, d, op, &measured);
     const clt__conv_impl *impl = impl_of(algo);
     char why[256] = "";
     bool pass = impl && (op == CLT_CONV_FORWARD         ? impl->forward != NULL
@@ -192,6 +206,21 @@ static clt_status resolve(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_
                                                         : "backward-weights pass",
                          impl ? why : "not implemented");
     *out = impl;
+    return CLT_STATUS_SUCCESS;
+}
+
+clt_status clt_conv2d_auto_algo(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
+                                clt_conv_algo *algo, int *measured)
+{
+    CLT__CHECK_CTX(ctx);
+    if (!algo)
+        return clt__fail(ctx, CLT_STATUS_NULL_ARGUMENT, "algo is NULL");
+    const clt__conv_impl *impl;
+    CLT__CHECK(resolve(ctx, d, op, CLT_CONV_ALGO_AUTO, &impl));
+    bool m;
+    *algo = choose_auto(ctx, d, op, &m);
+    if (measured)
+        *measured = m;
     return CLT_STATUS_SUCCESS;
 }
 

@@ -67,6 +67,12 @@ clt_status clt__conv_gather(clt_context_t ctx, const clt_conv2d_desc *d, int pq,
 clt_status clt__col2im(clt_context_t ctx, const clt_conv2d_desc *d, cl_mem col, size_t col_off,
                        int n0, int nb, clt_buf x);
 
+/* The perf-db (perfdb.c): the measured fastest algorithm for pass op of d. */
+bool clt__perfdb_lookup(clt_context_t ctx, clt_conv_op op, const clt_conv2d_desc *d,
+                        clt_conv_algo *algo);
+void clt__perfdb_record(clt_context_t ctx, clt_conv_op op, const clt_conv2d_desc *d,
+                        clt_conv_algo algo, double time_ms);
+
 /* dbias (when given) = dy summed over N, P, Q. */
 clt_status clt__conv_bias_grad(clt_context_t ctx, const clt__conv_args *a);
 

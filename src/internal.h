@@ -19,6 +19,8 @@ typedef enum clt__scratch_slot {
     CLT__SCRATCH_SLOTS
 } clt__scratch_slot;
 
+typedef struct clt__perfdb_entry clt__perfdb_entry; /* perfdb.c */
+
 typedef struct clt__kernel_slot {
     const char *program; /* name of the cl/ source, e.g. "im2col" */
     const char *name;    /* kernel function */
@@ -44,6 +46,11 @@ struct clt_context {
 
     cl_mem scratch[CLT__SCRATCH_SLOTS]; /* internal workspaces, see clt__scratch */
     size_t scratch_bytes[CLT__SCRATCH_SLOTS];
+
+    clt__perfdb_entry *perfdb; /* measured algorithm choices, loaded at first use */
+    int perfdb_count, perfdb_cap;
+    bool perfdb_loaded;
+    char perfdb_path[1100];
 
     clt_log_fn log;
     void *log_user;
@@ -160,6 +167,7 @@ clt_status clt__program_get(clt_context_t ctx, const char *name, cl_program *out
 clt_status clt__kernel_get(clt_context_t ctx, const char *program, const char *kernel,
                            cl_kernel *out);
 void clt__programs_release(clt_context_t ctx);
+void clt__perfdb_release(clt_context_t ctx);
 
 /* Test hook: replaces the source of one program (NULL restores the embedded
  * one). Used by the suite to prove that build logs surface. */
@@ -172,6 +180,8 @@ clt_status clt__cache_dir_resolve(const clt_context_options *opt, char *out, siz
 /* Returns a malloc'd binary or NULL when absent or not trustworthy. */
 unsigned char *clt__cache_load(clt_context_t ctx, const char *key, size_t *size);
 void clt__cache_store(clt_context_t ctx, const char *key, const unsigned char *bin, size_t size);
+/* Creates the cache directory (and its parents); 0 on success. */
+int clt__cache_mkdir(clt_context_t ctx);
 /* 128-bit hash of a string as 32 hex characters (+NUL). */
 void clt__hash_hex(const void *data, size_t size, char out[33]);
 

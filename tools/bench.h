@@ -27,6 +27,7 @@ typedef struct bench_shape {
 typedef struct bench_row {
     const bench_shape *shape;
     char algo[24];
+    char note[24];                                          /* e.g. what AUTO chose */
     double median_ms, min_ms, gflops, max_rel_err, speedup; /* speedup 0: no direct row */
     double flops;
     int runs;

@@ -67,18 +67,19 @@ void bench_print_table(FILE *f, const bench_opts *o, const bench_header *h, cons
             "time: median and min of timed runs after 2 warm-ups; error: max |got - ref| / max "
             "|ref| over %d sampled outputs against a double-precision host reference\n\n",
             o->samples);
-    fprintf(f, "%-16s %-40s %-17s %10s %10s %10s %9s %11s\n", "shape", "geometry", "algorithm",
+    fprintf(f, "%-16s %-40s %-24s %10s %10s %10s %9s %11s\n", "shape", "geometry", "algorithm",
             "median ms", "min ms", "GFLOP/s", "vs direct", "max rel err");
     const bench_shape *last = NULL;
     for (int i = 0; i < n; i++) {
         const bench_row *r = &rows[i];
-        char geo[96], speed[16] = "";
+        char geo[96], speed[16] = "", algo[48];
         geometry(o->op, r->shape, false, geo, sizeof geo);
         if (r->speedup > 0)
             snprintf(speed, sizeof speed, "%.2fx", r->speedup);
         bool first = r->shape != last;
-        fprintf(f, "%-16s %-40s %-17s %10.3f %10.3f %10.1f %9s %11.2e\n",
-                first ? r->shape->name : "", first ? geo : "", r->algo, r->median_ms, r->min_ms,
+        snprintf(algo, sizeof algo, r->note[0] ? "%s (%s)" : "%s", r->algo, r->note);
+        fprintf(f, "%-16s %-40s %-24s %10.3f %10.3f %10.1f %9s %11.2e\n",
+                first ? r->shape->name : "", first ? geo : "", algo, r->median_ms, r->min_ms,
                 r->gflops, speed, r->max_rel_err);
         last = r->shape;
     }

@@ -379,7 +379,14 @@ static int conv_rows(clt_context_t ctx, const bench_opts *o, problem *pb, bench_
             continue;
         pb->algo = order[a];
         pb->variant = VARIANT_CLT;
+        int before = *count;
         rc = add_row(ctx, o, pb, clt_conv_algo_name(order[a]), rows, cap, count);
+        clt_conv_algo chosen;
+        int measured = 0;
+        if (*count > before && order[a] == CLT_CONV_ALGO_AUTO &&
+            clt_conv2d_auto_algo(ctx, d, op, &chosen, &measured) == CLT_STATUS_SUCCESS)
+            snprintf(rows[before].note, sizeof rows[before].note, "%s%s",
+                     clt_conv_algo_name(chosen), measured ? ", tuned" : "");
     }
     if (rc == EXIT_OK && pb->op == OP_CONV && d->groups == 1) {
         pb->variant = VARIANT_PEER;

@@ -8,6 +8,7 @@ static const cmd commands[] = {
     {"devices", "list every OpenCL platform and device", cmd_devices},
     {"info", "show the selected device and the cost of loading clt's kernels", cmd_info},
     {"bench", "time and verify clt's algorithms side by side, with a peer", cmd_bench},
+    {"tune", "measure the algorithms on a preset's shapes and fill the perf-db", cmd_tune},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
