@@ -42,6 +42,7 @@ typedef struct bench_opts {
     int max_runs;
     int samples; /* output points verified against the host reference */
     bool csv, json, skip_load_times;
+    bool peer_onednn; /* --peer onednn: oneDNN on the host CPU as a row */
     const char *plot;
 } bench_opts;
 

@@ -7,6 +7,7 @@
  * |ref| on those points. */
 #define _POSIX_C_SOURCE 200809L
 #include "bench.h"
+#include "peer_onednn.h"
 
 #include <clblast_c.h>
 #include <math.h>
@@ -93,9 +94,10 @@ typedef struct problem {
     int variant;           /* peer, or pooling's backward pass */
     tensor a, b, out, idx; /* conv: (x|dy, w|dy) -> out; pool: x -> out (+idx) */
     int p, q;
+    onednn_peer *onednn;
 } problem;
 
-enum { VARIANT_CLT = 0, VARIANT_PEER = 1, VARIANT_BACKWARD = 2 };
+enum { VARIANT_CLT = 0, VARIANT_PEER = 1, VARIANT_BACKWARD = 2, VARIANT_ONEDNN = 3 };
 
 static clt_status run_conv(clt_context_t ctx, problem *pb)
 {
@@ -150,6 +152,8 @@ static clt_status run_gemm(clt_context_t ctx, problem *pb)
 
 static clt_status run_once(clt_context_t ctx, problem *pb)
 {
+    if (pb->variant == VARIANT_ONEDNN)
+        return onednn_run(pb->onednn) == 0 ? CLT_STATUS_SUCCESS : CLT_STATUS_INTERNAL;
     clt_status st = pb->op == OP_POOL   ? run_pool(ctx, pb)
                     : pb->op == OP_GEMM ? run_gemm(ctx, pb)
                                         : run_conv(ctx, pb);
@@ -308,7 +312,8 @@ static double gemm_ref(const problem *pb, size_t i)
 
 static int verify(clt_context_t ctx, const bench_opts *o, problem *pb, bench_row *row)
 {
-    if (tensor_read(ctx, &pb->out) != EXIT_OK)
+    if (pb->variant == VARIANT_ONEDNN ? onednn_output(pb->onednn, pb->out.host) != 0
+                                      : tensor_read(ctx, &pb->out) != EXIT_OK)
         return EXIT_RUNTIME;
     double max_err = 0, max_ref = 1e-30;
     uint64_t state = 12345;
@@ -351,7 +356,7 @@ static int add_row(clt_context_t ctx, const bench_opts *o, problem *pb, const ch
     memset(row, 0, sizeof *row);
     row->shape = pb->s;
     snprintf(row->algo, sizeof row->algo, "%s", name);
-    row->peer = pb->variant == VARIANT_PEER;
+    row->peer = pb->variant == VARIANT_PEER || pb->variant == VARIANT_ONEDNN;
     row->flops = bench_flops(pb->op, pb->s);
     if (isatty(2))
         fprintf(stderr, "\r\033[K  %s: %s ...", pb->s->name, name);
@@ -391,6 +396,13 @@ static int conv_rows(clt_context_t ctx, const bench_opts *o, problem *pb, bench_
     if (rc == EXIT_OK && pb->op == OP_CONV && d->groups == 1) {
         pb->variant = VARIANT_PEER;
         rc = add_row(ctx, o, pb, "clblast_convgemm", rows, cap, count);
+    }
+    if (rc == EXIT_OK && o->peer_onednn &&
+        (pb->onednn = onednn_prepare(pb->op, d, pb->a.host, pb->b.host)) != NULL) {
+        pb->variant = VARIANT_ONEDNN;
+        rc = add_row(ctx, o, pb, "onednn", rows, cap, count);
+        onednn_free(pb->onednn);
+        pb->onednn = NULL;
     }
     /* speedup over direct, measured in the same run */
     for (int i = first; i < *count && !strcmp(rows[first].algo, "direct"); i++)

@@ -1,6 +1,7 @@
 /* cltool bench: compares clt's algorithms (and a peer) side by side. */
 #define _XOPEN_SOURCE 700
 #include "bench.h"
+#include "peer_onednn.h"
 
 #include <ftw.h>
 #include <stdlib.h>
@@ -114,6 +115,47 @@ static int *conv_field(clt_conv2d_desc *d, int *batch, char letter)
     }
 }
 
+/* An option that takes a value: sets it, or returns a usage error. */
+static int option_value(cli *c, const char *a, const char *v)
+{
+    if (!strcmp(a, "--preset")) {
+        c->preset = v;
+    } else if (!strcmp(a, "--op")) {
+        if (bench_op_parse(v, &c->o.op))
+            return usage_error("bench", "unknown --op \"%s\"", v);
+    } else if (!strcmp(a, "--peer")) {
+        if (strcmp(v, "onednn"))
+            return usage_error("bench", "--peer \"%s\": only onednn is known", v);
+        if (!onednn_available())
+            return usage_error("bench", "--peer onednn: this cltool was built without oneDNN "
+                                        "(install libdnnl-dev and rebuild)");
+        c->o.peer_onednn = true;
+    } else if (!strcmp(a, "--algos")) {
+        c->o.algos = v;
+    } else if (!strcmp(a, "--device")) {
+        c->o.device = v;
+    } else if (!strcmp(a, "--plot")) {
+        c->o.plot = v;
+    } else if (!strcmp(a, "--min-time")) {
+        char *end;
+        c->o.min_time_s = strtod(v, &end);
+        if (*end || !(c->o.min_time_s >= 0 && c->o.min_time_s < 1e4))
+            return usage_error("bench", "--min-time \"%s\": seconds expected", v);
+    } else if (!strcmp(a, "--max-runs") || !strcmp(a, "--samples")) {
+        int *dst = a[2] == 'm' ? &c->o.max_runs : &c->o.samples;
+        if (parse_int(v, 1, dst))
+            return usage_error("bench", "%s \"%s\": a number >= 1 expected", a, v);
+    } else if (a[0] == '-' && a[1] && !a[2] && conv_field(&c->one, &c->batch, a[1])) {
+        int min = strchr("pq", a[1]) ? 0 : 1;
+        if (parse_int(v, min, conv_field(&c->one, &c->batch, a[1])))
+            return usage_error("bench", "%s \"%s\": a number >= %d expected", a, v, min);
+        c->single |= a[1] != 'n';
+    } else {
+        return usage_error("bench", "unknown option \"%s\"", a);
+    }
+    return EXIT_OK;
+}
+
 static int parse_args(int argc, char **argv, cli *c)
 {
     memset(c, 0, sizeof *c);
@@ -134,44 +176,18 @@ static int parse_args(int argc, char **argv, cli *c)
                                .dilation_w = 1,
                                .groups = 1};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i];
+        int rc = EXIT_OK;
         if (!strcmp(a, "--csv"))
             c->o.csv = true;
         else if (!strcmp(a, "--json"))
             c->o.json = true;
         else if (!strcmp(a, "--skip-load-times"))
             c->o.skip_load_times = true;
-        else if (!v)
+        else if (i + 1 >= argc)
             return usage_error("bench", "unknown option or missing value: \"%s\"", a);
-        else if (!strcmp(a, "--preset") && ++i)
-            c->preset = v;
-        else if (!strcmp(a, "--op") && ++i) {
-            if (bench_op_parse(v, &c->o.op))
-                return usage_error("bench", "unknown --op \"%s\"", v);
-        } else if (!strcmp(a, "--algos") && ++i)
-            c->o.algos = v;
-        else if (!strcmp(a, "--device") && ++i)
-            c->o.device = v;
-        else if (!strcmp(a, "--plot") && ++i)
-            c->o.plot = v;
-        else if (!strcmp(a, "--min-time") && ++i) {
-            char *end;
-            c->o.min_time_s = strtod(v, &end);
-            if (*end || !(c->o.min_time_s >= 0 && c->o.min_time_s < 1e4))
-                return usage_error("bench", "--min-time \"%s\": seconds expected", v);
-        } else if (!strcmp(a, "--max-runs") && ++i) {
-            if (parse_int(v, 1, &c->o.max_runs))
-                return usage_error("bench", "--max-runs \"%s\": a number >= 1 expected", v);
-        } else if (!strcmp(a, "--samples") && ++i) {
-            if (parse_int(v, 1, &c->o.samples))
-                return usage_error("bench", "--samples \"%s\": a number >= 1 expected", v);
-        } else if (a[0] == '-' && a[1] && !a[2] && conv_field(&c->one, &c->batch, a[1]) && ++i) {
-            int min = strchr("pq", a[1]) ? 0 : 1;
-            if (parse_int(v, min, conv_field(&c->one, &c->batch, a[1])))
-                return usage_error("bench", "%s \"%s\": a number >= %d expected", a, v, min);
-            c->single |= a[1] != 'n';
-        } else
-            return usage_error("bench", "unknown option \"%s\"", a);
+        else if ((rc = option_value(c, a, argv[++i])) != EXIT_OK)
+            return rc;
     }
     if (c->o.csv && c->o.json)
         return usage_error("bench", "--csv and --json exclude each other");
