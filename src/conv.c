@@ -46,6 +46,19 @@ clt_status clt_conv_algo_from_name(const char *name, clt_conv_algo *out)
                      "unknown algorithm \"%s\" (auto, direct, im2col, gemm1x1, winograd)", name);
 }
 
+/* The optional members of an algorithm, with their defaults. */
+static bool supports(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_conv_op op,
+                     char *why, size_t cap)
+{
+    return !impl->supports || impl->supports(d, op, why, cap);
+}
+
+static size_t workspace(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_conv_op op,
+                        int images)
+{
+    return impl->workspace ? impl->workspace(d, op, images) : 0;
+}
+
 static const clt__conv_impl *impl_of(clt_conv_algo algo)
 {
     for (size_t i = 0; i < N_ALGOS; i++)
@@ -174,7 +187,7 @@ static clt_conv_algo choose_auto(clt_context_t ctx, const clt_conv2d_desc *d, cl
     const clt__conv_impl *impl;
     char why[8];
     *measured = clt__perfdb_lookup(ctx, op, d, &algo) && (impl = impl_of(algo)) != NULL &&
-                impl->supports(d, op, why, sizeof why);
+                supports(impl, d, op, why, sizeof why);
     return *measured ? algo : heuristic(d, op);
 }
 
@@ -198,7 +211,7 @@ static clt_status resolve(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_
                                                         : impl->backward_weights != NULL);
     if (impl && !pass)
         snprintf(why, sizeof why, "this pass is not implemented by the algorithm");
-    if (!impl || !pass || !impl->supports(d, op, why, sizeof why))
+    if (!impl || !pass || !supports(impl, d, op, why, sizeof why))
         return clt__fail(ctx, CLT_STATUS_NOT_SUPPORTED, "algorithm %s cannot run this %s: %s",
                          clt_conv_algo_name(algo),
                          op == CLT_CONV_FORWARD         ? "forward convolution"
@@ -236,15 +249,15 @@ clt_status clt_conv2d_check(clt_context_t ctx, const clt_conv2d_desc *d, clt_con
 static int chunk_for(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_conv_op op,
                      size_t bytes)
 {
-    if (impl->workspace(d, op, d->n) <= bytes)
+    if (workspace(impl, d, op, d->n) <= bytes)
         return d->n;
     int lo = 0, hi = d->n; /* workspace(lo) fits, workspace(hi) does not */
-    if (impl->workspace(d, op, 1) > bytes)
+    if (workspace(impl, d, op, 1) > bytes)
         return 0;
     lo = 1;
     while (hi - lo > 1) {
         int mid = lo + (hi - lo) / 2;
-        if (impl->workspace(d, op, mid) <= bytes)
+        if (workspace(impl, d, op, mid) <= bytes)
             lo = mid;
         else
             hi = mid;
@@ -255,11 +268,11 @@ static int chunk_for(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_c
 static size_t default_workspace(const clt__conv_impl *impl, const clt_conv2d_desc *d,
                                 clt_conv_op op)
 {
-    size_t full = impl->workspace(d, op, d->n);
+    size_t full = workspace(impl, d, op, d->n);
     if (full <= WORKSPACE_LIMIT)
         return full;
     int nb = chunk_for(impl, d, op, WORKSPACE_LIMIT);
-    return impl->workspace(d, op, nb > 0 ? nb : 1);
+    return workspace(impl, d, op, nb > 0 ? nb : 1);
 }
 
 clt_status clt_conv2d_workspace_size(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
@@ -280,7 +293,7 @@ static clt_status setup_workspace(clt_context_t ctx, const clt__conv_impl *impl,
                                   const clt_conv2d_desc *d, clt_conv_op op, cl_mem ws,
                                   size_t ws_bytes, clt__conv_args *a)
 {
-    size_t one = impl->workspace(d, op, 1);
+    size_t one = workspace(impl, d, op, 1);
     if (!ws) {
         if (ws_bytes)
             return clt__fail(ctx, CLT_STATUS_NULL_ARGUMENT,
@@ -295,7 +308,7 @@ static clt_status setup_workspace(clt_context_t ctx, const clt__conv_impl *impl,
                              "workspace_bytes = %zu; algorithm %s needs at least %zu (one image; "
                              "%zu for the whole batch)",
                              ws_bytes, clt_conv_algo_name(impl->algo), one,
-                             impl->workspace(d, op, d->n));
+                             workspace(impl, d, op, d->n));
     }
     a->ws = ws;
     a->ws_bytes = ws_bytes;

@@ -1,23 +1,6 @@
 /* DIRECT: one work-item per output; any parameters, no workspace. */
 #include "conv_impl.h"
 
-static bool supports(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t cap)
-{
-    (void)d;
-    (void)op;
-    (void)why;
-    (void)cap;
-    return true;
-}
-
-static size_t workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)
-{
-    (void)d;
-    (void)op;
-    (void)images;
-    return 0;
-}
-
 static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
@@ -68,8 +51,7 @@ static clt_status backward_weights(clt_context_t ctx, const clt__conv_args *a)
 
 const clt__conv_impl clt__conv_direct = {
     .algo = CLT_CONV_ALGO_DIRECT,
-    .supports = supports,
-    .workspace = workspace,
+
     .forward = forward,
     .backward_data = backward_data,
     .backward_weights = backward_weights,

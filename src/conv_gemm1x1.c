@@ -21,44 +21,31 @@ static bool supports(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t
     return true;
 }
 
-static size_t workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)
+/* out_n,g = op(W_g) in_n,g for every image n and group g: a strided-batched
+ * GEMM over the images per group, W shared by all (stride 0). in and out
+ * hold in_ch and out_ch channels of HW pixels per image. */
+static clt_status weights_times_images(clt_context_t ctx, const clt__conv_args *a, clt_transpose t,
+                                       clt_buf in, int in_ch, clt_buf out, int out_ch)
 {
-    (void)d;
-    (void)op;
-    (void)images;
-    return 0;
+    const clt_conv2d_desc *d = a->d;
+    size_t hw = (size_t)d->h * d->w;
+    size_t kin = (size_t)(in_ch / d->groups), mout = (size_t)(out_ch / d->groups);
+    for (int g = 0; g < d->groups; g++) {
+        clt__gemm_desc gd = {t, CLT_NO_TRANS, mout, hw, kin, 1.0f, 0.0f,
+                             /* W_g is (K/g) x (C/g) whichever way it is used */
+                             a->w.mem, a->w.offset + g * mout * kin, t ? mout : kin, 0, in.mem,
+                             in.offset + g * kin * hw, hw, (size_t)in_ch * hw, out.mem,
+                             out.offset + g * mout * hw, hw, (size_t)out_ch * hw, (size_t)d->n};
+        CLT__CHECK(clt__gemm_run(ctx, &gd));
+    }
+    return CLT_STATUS_SUCCESS;
 }
 
 static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
     size_t hw = (size_t)d->h * d->w;
-    size_t cg = (size_t)(d->c / d->groups), kg = (size_t)(d->k / d->groups);
-    for (int g = 0; g < d->groups; g++) {
-        clt__gemm_desc gd = {
-            .ta = CLT_NO_TRANS,
-            .tb = CLT_NO_TRANS,
-            .m = kg,
-            .n = hw,
-            .k = cg,
-            .alpha = 1.0f,
-            .beta = 0.0f,
-            .a = a->w.mem,
-            .a_off = a->w.offset + g * kg * cg,
-            .lda = cg,
-            .a_stride = 0,
-            .b = a->x.mem,
-            .b_off = a->x.offset + g * cg * hw,
-            .ldb = hw,
-            .b_stride = (size_t)d->c * hw,
-            .c = a->y.mem,
-            .c_off = a->y.offset + g * kg * hw,
-            .ldc = hw,
-            .c_stride = (size_t)d->k * hw,
-            .batch = (size_t)d->n,
-        };
-        CLT__CHECK(clt__gemm_run(ctx, &gd));
-    }
+    CLT__CHECK(weights_times_images(ctx, a, CLT_NO_TRANS, a->x, d->c, a->y, d->k));
     if (a->bias.mem || a->act != CLT_ACTIVATION_NONE)
         CLT__CHECK(clt__conv_epilogue(ctx, d, (int)hw, 0, d->n, a->y.mem, a->y.offset, hw,
                                       (size_t)d->k * hw, a->bias, a->act, a->y));
@@ -67,35 +54,7 @@ static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
 
 static clt_status backward_data(clt_context_t ctx, const clt__conv_args *a)
 {
-    const clt_conv2d_desc *d = a->d;
-    size_t hw = (size_t)d->h * d->w;
-    size_t cg = (size_t)(d->c / d->groups), kg = (size_t)(d->k / d->groups);
-    for (int g = 0; g < d->groups; g++) {
-        clt__gemm_desc gd = {
-            .ta = CLT_TRANS,
-            .tb = CLT_NO_TRANS,
-            .m = cg,
-            .n = hw,
-            .k = kg,
-            .alpha = 1.0f,
-            .beta = 0.0f,
-            .a = a->w.mem,
-            .a_off = a->w.offset + g * kg * cg,
-            .lda = cg,
-            .a_stride = 0,
-            .b = a->dy.mem,
-            .b_off = a->dy.offset + g * kg * hw,
-            .ldb = hw,
-            .b_stride = (size_t)d->k * hw,
-            .c = a->dx.mem,
-            .c_off = a->dx.offset + g * cg * hw,
-            .ldc = hw,
-            .c_stride = (size_t)d->c * hw,
-            .batch = (size_t)d->n,
-        };
-        CLT__CHECK(clt__gemm_run(ctx, &gd));
-    }
-    return CLT_STATUS_SUCCESS;
+    return weights_times_images(ctx, a, CLT_TRANS, a->dy, a->d->k, a->dx, a->d->c);
 }
 
 static clt_status backward_weights(clt_context_t ctx, const clt__conv_args *a)
@@ -134,7 +93,6 @@ static clt_status backward_weights(clt_context_t ctx, const clt__conv_args *a)
 const clt__conv_impl clt__conv_gemm1x1 = {
     .algo = CLT_CONV_ALGO_GEMM_1X1,
     .supports = supports,
-    .workspace = workspace,
     .forward = forward,
     .backward_data = backward_data,
     .backward_weights = backward_weights,

@@ -5,15 +5,6 @@
  * Backward weights: dW = dY X_mat^T, accumulated over the chunks. */
 #include "conv_impl.h"
 
-static bool supports(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t cap)
-{
-    (void)d;
-    (void)op;
-    (void)why;
-    (void)cap;
-    return true;
-}
-
 static size_t col_rows(const clt_conv2d_desc *d)
 {
     return (size_t)d->c * d->kernel_h * d->kernel_w;
@@ -180,7 +171,6 @@ static clt_status backward_weights(clt_context_t ctx, const clt__conv_args *a)
 
 const clt__conv_impl clt__conv_im2col = {
     .algo = CLT_CONV_ALGO_IM2COL_GEMM,
-    .supports = supports,
     .workspace = workspace,
     .forward = forward,
     .backward_data = backward_data,

@@ -21,9 +21,11 @@ typedef struct clt__conv_args {
 
 typedef struct clt__conv_impl {
     clt_conv_algo algo;
-    /* Can the algorithm run pass `op` of d? If not, writes why into `why`. */
+    /* Can the algorithm run pass `op` of d? If not, writes why into `why`.
+     * NULL: any parameters. */
     bool (*supports)(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t cap);
-    /* Workspace bytes for pass `op` over `images` images of the batch. */
+    /* Workspace bytes for pass `op` over `images` images of the batch.
+     * NULL: none. */
     size_t (*workspace)(const clt_conv2d_desc *d, clt_conv_op op, int images);
     clt_status (*forward)(clt_context_t ctx, const clt__conv_args *a);
     clt_status (*backward_data)(clt_context_t ctx, const clt__conv_args *a);
