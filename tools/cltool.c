@@ -7,6 +7,7 @@
 static const cmd commands[] = {
     {"devices", "list every OpenCL platform and device", cmd_devices},
     {"info", "show the selected device and the cost of loading clt's kernels", cmd_info},
+    {"run", "run one operation on tensors in NumPy .npy files", cmd_run},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
