@@ -408,7 +408,8 @@ static void test_bad_dtype_and_order(void **state)
         {"<i8", "(int64)"},         {"<u4", "(uint32)"},
         {"|b1", "(bool)"},          {"<c8", "(complex64)"},
         {"<U3", "(unicode)"},       {"|O", "(object)"},
-        {"<f4x", "'<f4x' (float)"}, {"", "dtype ''"},
+        {"<f4x", "'<f4x' (float)"}, {"<f999999999999", "(float)"},
+        {"", "dtype ''"},
     };
     char dict[256];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -525,6 +526,13 @@ static void test_atomic_writes(void **state)
     b = read_bytes("keep.npy", &n);
     assert_int_equal(n, 3);
     free(b);
+
+    /* a directory as the output */
+    mkdir(path_of("out-dir.npy"), 0755);
+    assert_int_equal(npy_save(path_of("out-dir.npy"), &a, err, sizeof err), -1);
+    assert_non_null(strstr(err, "is a directory"));
+    rmdir(path_of("out-dir.npy"));
+    assert_int_equal(count_temporaries(), 0);
 
     /* a directory that does not exist: fails, creates nothing */
     assert_int_equal(npy_save(path_of("missing/out.npy"), &a, err, sizeof err), -1);

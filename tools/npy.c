@@ -288,6 +288,31 @@ static const char *dtype_name(npy_dtype t)
     return t == NPY_FLOAT32 ? "float32" : t == NPY_INT32 ? "int32" : "int64";
 }
 
+/* " (float64)", " (bool)", ...: what a NumPy type string such as "f8"
+ * means, for messages; "" if unknown. */
+static void describe_type(const char *type, char *out, size_t cap)
+{
+    static const struct {
+        char code;
+        const char *name;
+        int sized; /* named with its bits: float64 */
+    } kinds[] = {{'f', "float", 1},     {'i', "int", 1},    {'u', "uint", 1},
+                 {'c', "complex", 1},   {'b', "bool", 0},   {'U', "unicode", 0},
+                 {'S', "bytes", 0},     {'O', "object", 0}, {'M', "datetime", 0},
+                 {'m', "timedelta", 0}, {'V', "void", 0}};
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (type[0] != kinds[i].code)
+            continue;
+        char *end;
+        long bytes = strtol(type + 1, &end, 10);
+        if (kinds[i].sized && bytes > 0 && bytes <= 64 && !*end)
+            snprintf(out, cap, " (%s%ld)", kinds[i].name, bytes * 8);
+        else
+            snprintf(out, cap, " (%s)", kinds[i].name);
+    }
+}
+
 /* Maps descr to a dtype this load accepts; *swap when the data needs byte
  * swapping for this host. */
 static int check_descr(const char *descr, npy_want want, npy_dtype *t, int *swap, char *err,
@@ -297,27 +322,14 @@ static int check_descr(const char *descr, npy_want want, npy_dtype *t, int *swap
     char order = '=';
     if (*type == '<' || *type == '>' || *type == '=' || *type == '|')
         order = *type++;
-    const char *wanted =
-        want == NPY_WANT_FLOAT32 ? "float32 ('<f4')" : "int32 or int64 ('<i4' or '<i8')";
     int ok = want == NPY_WANT_FLOAT32 ? !strcmp(type, "f4")
                                       : (!strcmp(type, "i4") || !strcmp(type, "i8"));
     if (!ok) {
-        static const char *kinds[][2] = {{"f", "float"},     {"i", "int"},     {"u", "uint"},
-                                         {"b", "bool"},      {"c", "complex"}, {"U", "unicode"},
-                                         {"S", "bytes"},     {"O", "object"},  {"M", "datetime"},
-                                         {"m", "timedelta"}, {"V", "void"}};
-        char what[40] = "";
-        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-            if (type[0] == kinds[i][0][0]) {
-                char *end;
-                long bytes = strtol(type + 1, &end, 10);
-                if (i < 5 && i != 3 && bytes > 0 && !*end)
-                    snprintf(what, sizeof what, " (%s%ld)", kinds[i][1], bytes * 8);
-                else
-                    snprintf(what, sizeof what, " (%s)", kinds[i][1]);
-            }
+        char what[40];
+        describe_type(type, what, sizeof what);
         return fail(err, cap, "dtype '%s'%s is not supported here: expected %s", descr, what,
-                    wanted);
+                    want == NPY_WANT_FLOAT32 ? "float32 ('<f4')"
+                                             : "int32 or int64 ('<i4' or '<i8')");
     }
     if (order == '|')
         return fail(err, cap, "dtype '%s': '|' (no byte order) is not valid for a %c-byte type",
@@ -503,6 +515,9 @@ static char *concat(const char *a, const char *b)
 int npy_stage_open(npy_stage *s, const char *path, char *err, size_t cap)
 {
     memset(s, 0, sizeof *s);
+    struct stat st;
+    if (!stat(path, &st) && S_ISDIR(st.st_mode))
+        return fail(err, cap, "%s is a directory", path);
     char suffix[32];
     snprintf(suffix, sizeof suffix, ".tmp.%ld", (long)getpid());
     s->path = concat(path, "");

@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +135,8 @@ static int create_context(const run_op *op, clt_context_t *ctx)
 
 static cl_mem device_buffer(clt_context_t ctx, const npy_array *host, size_t count)
 {
+    if (count > SIZE_MAX / 4)
+        return NULL;
     cl_int err;
     size_t bytes = count * 4; /* float32 and int32 alike */
     cl_mem_flags flags = CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0);
