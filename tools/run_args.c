@@ -42,8 +42,12 @@ static int parse_int(const char *op, const run_opt *o, const char *full, const c
 static int parse_pair(const char *op, const run_opt *o, const char *s, int out[2])
 {
     const char *comma = strchr(s, ',');
-    if (!comma)
-        return parse_int(op, o, s, s, &out[0]) ? EXIT_USAGE : (out[1] = out[0], 0);
+    if (!comma) {
+        if (parse_int(op, o, s, s, &out[0]))
+            return EXIT_USAGE;
+        out[1] = out[0];
+        return 0;
+    }
     if (strchr(comma + 1, ','))
         return bad_value(op, o, s, "expected one number, or two separated by a comma");
     char first[32];

@@ -1,6 +1,8 @@
 /* cltool run: the steps every operation goes through, and the helpers its
- * checks use. Input errors (files, shapes, parameters) exit 2 before any
- * device work; nothing is written under an output's name unless everything
+ * checks use. Input errors found on the host (files, shapes, parameters)
+ * exit 2 before a context is created; those only the library can judge (an
+ * algorithm that cannot take the parameters) exit 2 too, before anything is
+ * computed. Nothing is written under an output's name unless everything
  * succeeded. */
 #include "run.h"
 
