@@ -9,6 +9,7 @@ static const cmd commands[] = {
     {"info", "show the selected device and the cost of loading clt's kernels", cmd_info},
     {"bench", "time and verify clt's algorithms side by side, with a peer", cmd_bench},
     {"tune", "measure the algorithms on a preset's shapes and fill the perf-db", cmd_tune},
+    {"run", "run one operation on tensors in NumPy .npy files", cmd_run},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
