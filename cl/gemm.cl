@@ -1,0 +1,166 @@
+/* clt's own SGEMM, shaped for CPU devices (PoCL): row-major
+ * C = alpha * op(A) op(B) + beta * C, strided-batched.
+ *
+ * Each work-item runs with local size 1 and keeps a GEMM_MR x GEMM_NR block
+ * of C in GEMM_MR * GEMM_NV vector accumulators of the device's native
+ * width; per k step it loads GEMM_NV vectors of B, broadcasts GEMM_MR values
+ * of A and issues GEMM_MR * GEMM_NV fused multiply-adds. No local memory, no
+ * barriers: PoCL runs those slowly, and a plain loop is what its compiler
+ * turns into the register-blocked code a CPU wants.
+ *
+ * B is copied, GEMM_KC rows at a time, into a column panel [kc][GEMM_NR]
+ * (zero past n) in a scratch region private to the work-item, so the hot
+ * loop reads it contiguously whatever ldb is. A is read in place through
+ * row and k strides, or from row panels [k][GEMM_MR] made by gemm_pack_a
+ * when its layout would make the hot loop stride through memory.
+ *
+ * Generated defines: GEMM_VW (vector width), GEMM_MR (rows per tile),
+ * GEMM_NV (vectors per tile row), GEMM_KC (k rows per B chunk). */
+
+#define GEMM_CAT_(a, b) a##b
+#define GEMM_CAT(a, b) GEMM_CAT_(a, b)
+#define GEMM_VEC GEMM_CAT(float, GEMM_VW)
+#define GEMM_VLOAD GEMM_CAT(vload, GEMM_VW)
+#define GEMM_VSTORE GEMM_CAT(vstore, GEMM_VW)
+#define GEMM_NR (GEMM_VW * GEMM_NV)
+/* k rows per work-item of gemm_pack_a */
+#define GEMM_PACK_KB 64
+
+/* Row panels of op(A) (m x k; element (i, kk) at a[i * sai + kk * sak]):
+ * panel p is [k][GEMM_MR] holding rows p * GEMM_MR..., zero past m.
+ * Work-item (kb, p, batch) packs GEMM_PACK_KB k rows of one panel. */
+__kernel void gemm_pack_a(const __global float *a, int a_off, int sai, int sak, int a_bs, int m,
+                          int k, __global float *ap, int ap_off)
+{
+    int kb = get_global_id(0), p = get_global_id(1), bi = get_global_id(2);
+    int mp = (m + GEMM_MR - 1) / GEMM_MR;
+    if (kb * GEMM_PACK_KB >= k || p >= mp)
+        return;
+    a += a_off + bi * a_bs;
+    __global float *dst = ap + ap_off + (bi * mp + p) * k * GEMM_MR;
+    int k1 = min(k, (kb + 1) * GEMM_PACK_KB);
+    for (int kk = kb * GEMM_PACK_KB; kk < k1; kk++)
+        for (int r = 0; r < GEMM_MR; r++) {
+            int i = p * GEMM_MR + r;
+            dst[kk * GEMM_MR + r] = i < m ? a[i * sai + kk * sak] : 0.0f;
+        }
+}
+
+/* Copies rows k0..k0+kc-1 of the column panel starting at column j0 of op(B)
+ * (element (kk, j) at b[kk * sbk + j * sbj]) into pk as [kc][GEMM_NR]. */
+static void pack_b_chunk(const __global float *b, int sbk, int sbj, int n, int j0, int k0, int kc,
+                         __global float *pk)
+{
+    if (sbj == 1 && j0 + GEMM_NR <= n) {
+        for (int kk = 0; kk < kc; kk++) {
+            const __global float *src = b + (k0 + kk) * sbk + j0;
+#pragma unroll
+            for (int v = 0; v < GEMM_NV; v++)
+                GEMM_VSTORE(GEMM_VLOAD(v, src), v, pk + kk * GEMM_NR);
+        }
+        return;
+    }
+    for (int kk = 0; kk < kc; kk++)
+        for (int col = 0; col < GEMM_NR; col++)
+            pk[kk * GEMM_NR + col] = j0 + col < n ? b[(k0 + kk) * sbk + (j0 + col) * sbj] : 0.0f;
+}
+
+/* c = alpha * acc + beta * c for `rows` x `cols` of one tile row; c is not
+ * read when beta is 0, so garbage there cannot leak into the result. */
+static void store_row(__global float *c, const GEMM_VEC *acc, int cols, float alpha, float beta)
+{
+    if (cols >= GEMM_NR) {
+#pragma unroll
+        for (int v = 0; v < GEMM_NV; v++) {
+            GEMM_VEC out = alpha * acc[v];
+            if (beta != 0.0f)
+                out = fma((GEMM_VEC)beta, GEMM_VLOAD(v, c), out);
+            GEMM_VSTORE(out, v, c);
+        }
+        return;
+    }
+    for (int v = 0; v < GEMM_NV; v++) {
+        float lane[GEMM_VW];
+        GEMM_VSTORE(acc[v], 0, lane);
+        for (int e = 0; e < GEMM_VW && v * GEMM_VW + e < cols; e++) {
+            float out = alpha * lane[e];
+            if (beta != 0.0f)
+                out += beta * c[v * GEMM_VW + e];
+            c[v * GEMM_VW + e] = out;
+        }
+    }
+}
+
+/* One tile over one chunk: rows of A at a + r * sai (clamped to the `rows`
+ * that exist, so the hot loop needs no test), kc steps of sak; B from pk. */
+static void tile(const __global float *a, int sai, int sak, const __global float *pk, int kc,
+                 __global float *c, int ldc, int rows, int cols, float alpha, float beta)
+{
+    const __global float *ar[GEMM_MR];
+#pragma unroll
+    for (int r = 0; r < GEMM_MR; r++)
+        ar[r] = a + min(r, rows - 1) * sai;
+    GEMM_VEC acc[GEMM_MR][GEMM_NV];
+#pragma unroll
+    for (int r = 0; r < GEMM_MR; r++)
+#pragma unroll
+        for (int v = 0; v < GEMM_NV; v++)
+            acc[r][v] = (GEMM_VEC)0.0f;
+    int ak = 0;
+    for (int kk = 0; kk < kc; kk++) {
+        GEMM_VEC bv[GEMM_NV];
+#pragma unroll
+        for (int v = 0; v < GEMM_NV; v++)
+            bv[v] = GEMM_VLOAD(v, pk + kk * GEMM_NR);
+#pragma unroll
+        for (int r = 0; r < GEMM_MR; r++) {
+            GEMM_VEC av = (GEMM_VEC)ar[r][ak];
+#pragma unroll
+            for (int v = 0; v < GEMM_NV; v++)
+                acc[r][v] = fma(av, bv[v], acc[r][v]);
+        }
+        ak += sak;
+    }
+#pragma unroll
+    for (int r = 0; r < GEMM_MR; r++)
+        if (r < rows)
+            store_row(c + r * ldc, acc[r], cols, alpha, beta);
+}
+
+/* Work-item (cg, g, bg) computes, for batch items bg * bpw..., column panels
+ * cg * cpw... and row panels g * rpw..., through its own scratch region of
+ * GEMM_KC * GEMM_NR floats at pk + region * GEMM_KC * GEMM_NR. Row panel ip
+ * of A starts at a + ip * aps (aps = GEMM_MR * sai in place, k * GEMM_MR
+ * packed). Offsets and strides count floats. */
+__kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, int sak, int a_bs,
+                         const __global float *b, int b_off, int sbk, int sbj, int b_bs,
+                         __global float *c, int c_off, int ldc, int c_bs, int m, int n, int k,
+                         int batch, float alpha, float beta, int cpw, int rpw, int bpw,
+                         __global float *pk, int pk_off)
+{
+    int cg = get_global_id(0), g = get_global_id(1), bg = get_global_id(2);
+    int region = (bg * get_global_size(1) + g) * get_global_size(0) + cg;
+    pk += pk_off + region * (GEMM_KC * GEMM_NR);
+    int mp = (m + GEMM_MR - 1) / GEMM_MR, np = (n + GEMM_NR - 1) / GEMM_NR;
+    int jend = min(np, (cg + 1) * cpw), iend = min(mp, (g + 1) * rpw);
+    int bend = min(batch, (bg + 1) * bpw);
+    for (int bi = bg * bpw; bi < bend; bi++) {
+        const __global float *ab = a + a_off + bi * a_bs;
+        const __global float *bb = b + b_off + bi * b_bs;
+        __global float *cb = c + c_off + bi * c_bs;
+        for (int jp = cg * cpw; jp < jend; jp++) {
+            int j0 = jp * GEMM_NR;
+            for (int k0 = 0; k0 < k; k0 += GEMM_KC) {
+                int kc = min(GEMM_KC, k - k0);
+                pack_b_chunk(bb, sbk, sbj, n, j0, k0, kc, pk);
+                /* later chunks accumulate onto what the first one stored */
+                float chunk_beta = k0 == 0 ? beta : 1.0f;
+                for (int ip = g * rpw; ip < iend; ip++) {
+                    int i0 = ip * GEMM_MR;
+                    tile(ab + ip * aps + k0 * sak, sai, sak, pk, kc, cb + i0 * ldc + j0, ldc,
+                         min(GEMM_MR, m - i0), n - j0, alpha, chunk_beta);
+                }
+            }
+        }
+    }
+}
