@@ -46,55 +46,60 @@ __kernel void gemm_pack_a(const __global float *a, int a_off, int sai, int sak, 
         }
 }
 
+/* C *= beta over m x n of each batch item (for beta other than 0 and 1). */
+__kernel void gemm_scale_c(__global float *c, int c_off, int ldc, int c_bs, int m, int n,
+                           float beta)
+{
+    int j = get_global_id(0), i = get_global_id(1), bi = get_global_id(2);
+    if (j < n && i < m)
+        c[c_off + bi * c_bs + i * ldc + j] *= beta;
+}
+
 /* Copies rows k0..k0+kc-1 of the column panel starting at column j0 of op(B)
- * (element (kk, j) at b[kk * sbk + j * sbj]) into pk as [kc][GEMM_NR]. */
+ * (element (kk, j) at b[kk * sbk + j * sbj]), times alpha, into pk as
+ * [kc][GEMM_NR]. Scaling here keeps alpha out of the hot loop's registers. */
 static void pack_b_chunk(const __global float *b, int sbk, int sbj, int n, int j0, int k0, int kc,
-                         __global float *pk)
+                         float alpha, __global float *pk)
 {
     if (sbj == 1 && j0 + GEMM_NR <= n) {
         for (int kk = 0; kk < kc; kk++) {
             const __global float *src = b + (k0 + kk) * sbk + j0;
 #pragma unroll
             for (int v = 0; v < GEMM_NV; v++)
-                GEMM_VSTORE(GEMM_VLOAD(v, src), v, pk + kk * GEMM_NR);
+                GEMM_VSTORE(alpha * GEMM_VLOAD(v, src), v, pk + kk * GEMM_NR);
         }
         return;
     }
     for (int kk = 0; kk < kc; kk++)
         for (int col = 0; col < GEMM_NR; col++)
-            pk[kk * GEMM_NR + col] = j0 + col < n ? b[(k0 + kk) * sbk + (j0 + col) * sbj] : 0.0f;
+            pk[kk * GEMM_NR + col] =
+                j0 + col < n ? alpha * b[(k0 + kk) * sbk + (j0 + col) * sbj] : 0.0f;
 }
 
-/* c = alpha * acc + beta * c for `rows` x `cols` of one tile row; c is not
- * read when beta is 0, so garbage there cannot leak into the result. */
-static void store_row(__global float *c, const GEMM_VEC *acc, int cols, float alpha, float beta)
+/* c = acc, or c += acc when `accumulate`, for `cols` columns of one tile
+ * row. c is not read otherwise, so garbage there cannot reach the result.
+ * No float scalars here: any live across the hot loop would cost it a
+ * register (measured: two accumulators spilled, half the speed). */
+static void store_row(__global float *c, const GEMM_VEC *acc, int cols, int accumulate)
 {
     if (cols >= GEMM_NR) {
 #pragma unroll
-        for (int v = 0; v < GEMM_NV; v++) {
-            GEMM_VEC out = alpha * acc[v];
-            if (beta != 0.0f)
-                out = fma((GEMM_VEC)beta, GEMM_VLOAD(v, c), out);
-            GEMM_VSTORE(out, v, c);
-        }
+        for (int v = 0; v < GEMM_NV; v++)
+            GEMM_VSTORE(accumulate ? acc[v] + GEMM_VLOAD(v, c) : acc[v], v, c);
         return;
     }
     for (int v = 0; v < GEMM_NV; v++) {
         float lane[GEMM_VW];
         GEMM_VSTORE(acc[v], 0, lane);
-        for (int e = 0; e < GEMM_VW && v * GEMM_VW + e < cols; e++) {
-            float out = alpha * lane[e];
-            if (beta != 0.0f)
-                out += beta * c[v * GEMM_VW + e];
-            c[v * GEMM_VW + e] = out;
-        }
+        for (int e = 0; e < GEMM_VW && v * GEMM_VW + e < cols; e++)
+            c[v * GEMM_VW + e] = accumulate ? lane[e] + c[v * GEMM_VW + e] : lane[e];
     }
 }
 
 /* One tile over one chunk: rows of A at a + r * sai (clamped to the `rows`
  * that exist, so the hot loop needs no test), kc steps of sak; B from pk. */
 static void tile(const __global float *a, int sai, int sak, const __global float *pk, int kc,
-                 __global float *c, int ldc, int rows, int cols, float alpha, float beta)
+                 __global float *c, int ldc, int rows, int cols, int accumulate)
 {
     const __global float *ar[GEMM_MR];
 #pragma unroll
@@ -124,18 +129,20 @@ static void tile(const __global float *a, int sai, int sak, const __global float
 #pragma unroll
     for (int r = 0; r < GEMM_MR; r++)
         if (r < rows)
-            store_row(c + r * ldc, acc[r], cols, alpha, beta);
+            store_row(c + r * ldc, acc[r], cols, accumulate);
 }
 
 /* Work-item (cg, g, bg) computes, for batch items bg * bpw..., column panels
  * cg * cpw... and row panels g * rpw..., through its own scratch region of
  * GEMM_KC * GEMM_NR floats at pk + region * GEMM_KC * GEMM_NR. Row panel ip
  * of A starts at a + ip * aps (aps = GEMM_MR * sai in place, k * GEMM_MR
- * packed). Offsets and strides count floats. */
+ * packed). Offsets and strides count floats. C = alpha * op(A) op(B), or
+ * C += alpha * op(A) op(B) when `accumulate` (beta 1; the host scales C
+ * first with gemm_scale_c for other betas). */
 __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, int sak, int a_bs,
                          const __global float *b, int b_off, int sbk, int sbj, int b_bs,
                          __global float *c, int c_off, int ldc, int c_bs, int m, int n, int k,
-                         int batch, float alpha, float beta, int cpw, int rpw, int bpw,
+                         int batch, float alpha, int accumulate, int cpw, int rpw, int bpw,
                          __global float *pk, int pk_off)
 {
     int cg = get_global_id(0), g = get_global_id(1), bg = get_global_id(2);
@@ -152,13 +159,13 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
             int j0 = jp * GEMM_NR;
             for (int k0 = 0; k0 < k; k0 += GEMM_KC) {
                 int kc = min(GEMM_KC, k - k0);
-                pack_b_chunk(bb, sbk, sbj, n, j0, k0, kc, pk);
-                /* later chunks accumulate onto what the first one stored */
-                float chunk_beta = k0 == 0 ? beta : 1.0f;
+                pack_b_chunk(bb, sbk, sbj, n, j0, k0, kc, alpha, pk);
+                /* later chunks add to what the first one stored */
+                int acc_c = k0 > 0 || accumulate;
                 for (int ip = g * rpw; ip < iend; ip++) {
                     int i0 = ip * GEMM_MR;
                     tile(ab + ip * aps + k0 * sak, sai, sak, pk, kc, cb + i0 * ldc + j0, ldc,
-                         min(GEMM_MR, m - i0), n - j0, alpha, chunk_beta);
+                         min(GEMM_MR, m - i0), n - j0, acc_c);
                 }
             }
         }

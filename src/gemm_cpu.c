@@ -164,12 +164,19 @@ clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g)
         sai = 1;
         sak = (size_t)cfg->mr;
     }
+    /* The tiles store or add alpha * op(A) op(B); any other beta scales C first. */
+    if (g->beta != 0.0f && g->beta != 1.0f) {
+        const size_t global[3] = {g->n, g->m, g->batch};
+        CLT__CHECK(CLT_LAUNCH(ctx, "gemm", "gemm_scale_c", 3, global, NULL, CLT_ARG_MEM(g->c),
+                              CLT_ARG_INT(g->c_off), CLT_ARG_INT(g->ldc), CLT_ARG_INT(c_bs),
+                              CLT_ARG_INT(g->m), CLT_ARG_INT(g->n), CLT_ARG_FLOAT(g->beta)));
+    }
     return CLT_LAUNCH(ctx, "gemm", "gemm_tiles", 3, p.items, one, CLT_ARG_MEM(a),
                       CLT_ARG_INT(a_off), CLT_ARG_INT(aps), CLT_ARG_INT(sai), CLT_ARG_INT(sak),
                       CLT_ARG_INT(a_bs), CLT_ARG_MEM(g->b), CLT_ARG_INT(g->b_off), CLT_ARG_INT(sbk),
                       CLT_ARG_INT(sbj), CLT_ARG_INT(b_bs), CLT_ARG_MEM(g->c), CLT_ARG_INT(g->c_off),
                       CLT_ARG_INT(g->ldc), CLT_ARG_INT(c_bs), CLT_ARG_INT(g->m), CLT_ARG_INT(g->n),
                       CLT_ARG_INT(g->k), CLT_ARG_INT(g->batch), CLT_ARG_FLOAT(g->alpha),
-                      CLT_ARG_FLOAT(g->beta), CLT_ARG_INT(p.cpw), CLT_ARG_INT(p.rpw),
+                      CLT_ARG_INT(g->beta != 0.0f), CLT_ARG_INT(p.cpw), CLT_ARG_INT(p.rpw),
                       CLT_ARG_INT(p.bpw), CLT_ARG_MEM(scratch), CLT_ARG_INT(p.a_floats));
 }
