@@ -9,13 +9,15 @@
  * turns into the register-blocked code a CPU wants.
  *
  * B is copied, GEMM_KC rows at a time, into a column panel [kc][GEMM_NR]
- * (zero past n) in a scratch region private to the work-item, so the hot
- * loop reads it contiguously whatever ldb is. A is read in place through
- * row and k strides, or from row panels [k][GEMM_MR] made by gemm_pack_a
- * when its layout would make the hot loop stride through memory.
+ * (zero past n, times alpha) in a scratch region private to the work-item,
+ * so the hot loop reads it contiguously whatever ldb is, and no other
+ * work-item has to wait for it. A is read in place through row and k
+ * strides: each A value feeds 2 * GEMM_NR flops and its cache lines are
+ * reused over the next k steps or row panels, so packing A (a separate
+ * pass over it) measured no faster, transposed or not, lda 2048 included.
  *
- * Generated defines: GEMM_VW (vector width), GEMM_MR (rows per tile),
- * GEMM_NV (vectors per tile row), GEMM_KC (k rows per B chunk). */
+ * Generated defines (gemm_cpu.c): GEMM_VW (vector width), GEMM_MR (rows
+ * per tile), GEMM_NV (vectors per tile row), GEMM_KC (k rows per B chunk). */
 
 #define GEMM_CAT_(a, b) a##b
 #define GEMM_CAT(a, b) GEMM_CAT_(a, b)
@@ -23,28 +25,6 @@
 #define GEMM_VLOAD GEMM_CAT(vload, GEMM_VW)
 #define GEMM_VSTORE GEMM_CAT(vstore, GEMM_VW)
 #define GEMM_NR (GEMM_VW * GEMM_NV)
-/* k rows per work-item of gemm_pack_a */
-#define GEMM_PACK_KB 64
-
-/* Row panels of op(A) (m x k; element (i, kk) at a[i * sai + kk * sak]):
- * panel p is [k][GEMM_MR] holding rows p * GEMM_MR..., zero past m.
- * Work-item (kb, p, batch) packs GEMM_PACK_KB k rows of one panel. */
-__kernel void gemm_pack_a(const __global float *a, int a_off, int sai, int sak, int a_bs, int m,
-                          int k, __global float *ap, int ap_off)
-{
-    int kb = get_global_id(0), p = get_global_id(1), bi = get_global_id(2);
-    int mp = (m + GEMM_MR - 1) / GEMM_MR;
-    if (kb * GEMM_PACK_KB >= k || p >= mp)
-        return;
-    a += a_off + bi * a_bs;
-    __global float *dst = ap + ap_off + (bi * mp + p) * k * GEMM_MR;
-    int k1 = min(k, (kb + 1) * GEMM_PACK_KB);
-    for (int kk = kb * GEMM_PACK_KB; kk < k1; kk++)
-        for (int r = 0; r < GEMM_MR; r++) {
-            int i = p * GEMM_MR + r;
-            dst[kk * GEMM_MR + r] = i < m ? a[i * sai + kk * sak] : 0.0f;
-        }
-}
 
 /* C *= beta over m x n of each batch item (for beta other than 0 and 1). */
 __kernel void gemm_scale_c(__global float *c, int c_off, int ldc, int c_bs, int m, int n,
@@ -134,20 +114,19 @@ static void tile(const __global float *a, int sai, int sak, const __global float
 
 /* Work-item (cg, g, bg) computes, for batch items bg * bpw..., column panels
  * cg * cpw... and row panels g * rpw..., through its own scratch region of
- * GEMM_KC * GEMM_NR floats at pk + region * GEMM_KC * GEMM_NR. Row panel ip
- * of A starts at a + ip * aps (aps = GEMM_MR * sai in place, k * GEMM_MR
- * packed). Offsets and strides count floats. C = alpha * op(A) op(B), or
+ * GEMM_KC * GEMM_NR floats at pk + region * GEMM_KC * GEMM_NR. op(A)(i, kk)
+ * is a[i * sai + kk * sak]. Offsets and strides count floats. C = alpha * op(A) op(B), or
  * C += alpha * op(A) op(B) when `accumulate` (beta 1; the host scales C
  * first with gemm_scale_c for other betas). */
-__kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, int sak, int a_bs,
+__kernel void gemm_tiles(const __global float *a, int a_off, int sai, int sak, int a_bs,
                          const __global float *b, int b_off, int sbk, int sbj, int b_bs,
                          __global float *c, int c_off, int ldc, int c_bs, int m, int n, int k,
                          int batch, float alpha, int accumulate, int cpw, int rpw, int bpw,
-                         __global float *pk, int pk_off)
+                         __global float *pk)
 {
     int cg = get_global_id(0), g = get_global_id(1), bg = get_global_id(2);
     int region = (bg * get_global_size(1) + g) * get_global_size(0) + cg;
-    pk += pk_off + region * (GEMM_KC * GEMM_NR);
+    pk += region * (GEMM_KC * GEMM_NR);
     int mp = (m + GEMM_MR - 1) / GEMM_MR, np = (n + GEMM_NR - 1) / GEMM_NR;
     int jend = min(np, (cg + 1) * cpw), iend = min(mp, (g + 1) * rpw);
     int bend = min(batch, (bg + 1) * bpw);
@@ -164,7 +143,7 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
                 int acc_c = k0 > 0 || accumulate;
                 for (int ip = g * rpw; ip < iend; ip++) {
                     int i0 = ip * GEMM_MR;
-                    tile(ab + ip * aps + k0 * sak, sai, sak, pk, kc, cb + i0 * ldc + j0, ldc,
+                    tile(ab + i0 * sai + k0 * sak, sai, sak, pk, kc, cb + i0 * ldc + j0, ldc,
                          min(GEMM_MR, m - i0), n - j0, acc_c);
                 }
             }

@@ -6,6 +6,7 @@
  * magnitude below what one register-blocked loop per work-item reaches. */
 #include "internal.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +15,11 @@
 /* k rows per B chunk: 1024 keeps a chunk (64 KiB at 16 columns) in L2 and
  * the read-modify-write of C between chunks rare; measured best of 256..4096. */
 #define KC 1024
-/* k rows per work-item of gemm_pack_a */
-#define PACK_KB 64
 
 static bool equals_nocase(const char *a, const char *b)
 {
     for (; *a && *b; a++, b++)
-        if ((*a | 0x20) != (*b | 0x20))
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
             return false;
     return *a == *b;
 }
@@ -58,8 +57,8 @@ int clt__gemm_cpu_defines(clt_context_t ctx, char *out, size_t cap)
     const clt__gemm_cfg *cfg = &ctx->gemm;
     return snprintf(out, cap,
                     "#define GEMM_VW %d\n#define GEMM_MR %d\n#define GEMM_NV %d\n"
-                    "#define GEMM_KC %d\n#define GEMM_PACK_KB %d\n",
-                    cfg->vw, cfg->mr, cfg->nv, cfg->kc, PACK_KB);
+                    "#define GEMM_KC %d\n",
+                    cfg->vw, cfg->mr, cfg->nv, cfg->kc);
 }
 
 static size_t ceil_div(size_t a, size_t b)
@@ -67,15 +66,15 @@ static size_t ceil_div(size_t a, size_t b)
     return (a + b - 1) / b;
 }
 
-/* The last float index + 1 that an operand of `batch` matrices reaches. */
-static bool operand_end(size_t off, size_t stride, size_t batch, size_t rows, size_t cols,
-                        size_t ld, size_t *end)
+/* Whether every float index an operand of `batch` matrices reaches fits an int. */
+static bool operand_fits(size_t off, size_t stride, size_t batch, size_t rows, size_t cols,
+                         size_t ld)
 {
-    size_t body, span;
+    size_t body, span, room = INT32_MAX;
     if (!clt__mul_ok(rows - 1, ld, &body) || !clt__mul_ok(batch - 1, stride, &span))
         return false;
-    *end = off + span + body + cols;
-    return *end >= off && *end <= (size_t)INT32_MAX;
+    return off <= room && span <= room - off && body <= room - off - span &&
+           cols <= room - off - span - body;
 }
 
 /* How a product is cut into work-items (see gemm_tiles in cl/gemm.cl). */
@@ -83,9 +82,7 @@ typedef struct plan {
     int mp, np;        /* row and column panels */
     int bpw, cpw, rpw; /* batch items, column panels, row panels per work-item */
     size_t items[3];   /* column groups, row groups, batch groups */
-    bool pack_a;       /* A read from row panels made by gemm_pack_a */
-    size_t a_floats;   /* packed A in the scratch buffer, then one B chunk per work-item */
-    size_t b_floats;
+    size_t b_floats;   /* scratch: one B chunk per work-item */
 } plan;
 
 /* `count` units in at most `want` groups of equal size: the size, and the
@@ -110,27 +107,22 @@ static void make_plan(const clt__gemm_cfg *cfg, const clt__gemm_desc *g, plan *p
     p->items[0] = split((size_t)p->np, want, &p->cpw);
     want = ceil_div(want, p->items[0]);
     p->items[1] = split((size_t)p->mp, want, &p->rpw);
-    /* A stored transposed would make the hot loop stride by lda per k
-     * step (measured: a quarter of the speed at lda = 2048). */
-    p->pack_a = g->ta == CLT_TRANS;
-    p->a_floats = p->pack_a ? g->batch * (size_t)p->mp * (size_t)cfg->mr * g->k : 0;
     p->b_floats = p->items[0] * p->items[1] * p->items[2] * (size_t)cfg->kc * nr;
 }
 
 bool clt__gemm_cpu_fits(clt_context_t ctx, const clt__gemm_desc *g)
 {
     bool ta = g->ta == CLT_TRANS, tb = g->tb == CLT_TRANS;
-    size_t end;
     if (g->m > INT32_MAX || g->n > INT32_MAX || g->k > INT32_MAX || g->batch > INT32_MAX ||
-        !operand_end(g->a_off, g->a_stride, g->batch, ta ? g->k : g->m, ta ? g->m : g->k, g->lda,
-                     &end) ||
-        !operand_end(g->b_off, g->b_stride, g->batch, tb ? g->n : g->k, tb ? g->k : g->n, g->ldb,
-                     &end) ||
-        !operand_end(g->c_off, g->c_stride, g->batch, g->m, g->n, g->ldc, &end))
+        !operand_fits(g->a_off, g->a_stride, g->batch, ta ? g->k : g->m, ta ? g->m : g->k,
+                      g->lda) ||
+        !operand_fits(g->b_off, g->b_stride, g->batch, tb ? g->n : g->k, tb ? g->k : g->n,
+                      g->ldb) ||
+        !operand_fits(g->c_off, g->c_stride, g->batch, g->m, g->n, g->ldc))
         return false;
     plan p;
     make_plan(&ctx->gemm, g, &p);
-    return p.a_floats + p.b_floats <= (size_t)INT32_MAX;
+    return p.b_floats <= (size_t)INT32_MAX;
 }
 
 clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g)
@@ -139,44 +131,30 @@ clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g)
     plan p;
     make_plan(cfg, g, &p);
     cl_mem scratch = NULL;
-    CLT__CHECK(
-        clt__scratch(ctx, CLT__SCRATCH_GEMM, (p.a_floats + p.b_floats) * sizeof(float), &scratch));
+    CLT__CHECK(clt__scratch(ctx, CLT__SCRATCH_GEMM, p.b_floats * sizeof(float), &scratch));
     const size_t one[3] = {1, 1, 1};
     bool ta = g->ta == CLT_TRANS, tb = g->tb == CLT_TRANS;
-    /* op(A)(i, kk) at a[i * sai + kk * sak]; op(B)(kk, j) at b[kk * sbk + j * sbj] */
-    size_t sai = ta ? 1 : g->lda, sak = ta ? g->lda : 1;
-    size_t sbk = tb ? 1 : g->ldb, sbj = tb ? g->ldb : 1;
-    /* strides of a single matrix may be anything: keep them out of int */
+    /* A pitch that is never stepped over may be anything: keep it out of int. */
+    size_t lda = (ta ? g->k : g->m) > 1 ? g->lda : 0, ldb = (tb ? g->n : g->k) > 1 ? g->ldb : 0;
+    size_t ldc = g->m > 1 ? g->ldc : 0;
     size_t a_bs = g->batch > 1 ? g->a_stride : 0, b_bs = g->batch > 1 ? g->b_stride : 0;
     size_t c_bs = g->batch > 1 ? g->c_stride : 0;
-    cl_mem a = g->a;
-    size_t a_off = g->a_off, aps = (size_t)cfg->mr * sai;
-    if (p.pack_a) {
-        const size_t global[3] = {ceil_div(g->k, PACK_KB), (size_t)p.mp, g->batch};
-        CLT__CHECK(CLT_LAUNCH(ctx, "gemm", "gemm_pack_a", 3, global, one, CLT_ARG_MEM(g->a),
-                              CLT_ARG_INT(g->a_off), CLT_ARG_INT(sai), CLT_ARG_INT(sak),
-                              CLT_ARG_INT(a_bs), CLT_ARG_INT(g->m), CLT_ARG_INT(g->k),
-                              CLT_ARG_MEM(scratch), CLT_ARG_INT(0)));
-        a = scratch;
-        a_off = 0;
-        aps = (size_t)cfg->mr * g->k;
-        a_bs = (size_t)p.mp * aps;
-        sai = 1;
-        sak = (size_t)cfg->mr;
-    }
+    /* op(A)(i, kk) at a[i * sai + kk * sak]; op(B)(kk, j) at b[kk * sbk + j * sbj] */
+    size_t sai = ta ? 1 : lda, sak = ta ? lda : 1;
+    size_t sbk = tb ? 1 : ldb, sbj = tb ? ldb : 1;
     /* The tiles store or add alpha * op(A) op(B); any other beta scales C first. */
     if (g->beta != 0.0f && g->beta != 1.0f) {
         const size_t global[3] = {g->n, g->m, g->batch};
         CLT__CHECK(CLT_LAUNCH(ctx, "gemm", "gemm_scale_c", 3, global, NULL, CLT_ARG_MEM(g->c),
-                              CLT_ARG_INT(g->c_off), CLT_ARG_INT(g->ldc), CLT_ARG_INT(c_bs),
+                              CLT_ARG_INT(g->c_off), CLT_ARG_INT(ldc), CLT_ARG_INT(c_bs),
                               CLT_ARG_INT(g->m), CLT_ARG_INT(g->n), CLT_ARG_FLOAT(g->beta)));
     }
-    return CLT_LAUNCH(ctx, "gemm", "gemm_tiles", 3, p.items, one, CLT_ARG_MEM(a),
-                      CLT_ARG_INT(a_off), CLT_ARG_INT(aps), CLT_ARG_INT(sai), CLT_ARG_INT(sak),
-                      CLT_ARG_INT(a_bs), CLT_ARG_MEM(g->b), CLT_ARG_INT(g->b_off), CLT_ARG_INT(sbk),
-                      CLT_ARG_INT(sbj), CLT_ARG_INT(b_bs), CLT_ARG_MEM(g->c), CLT_ARG_INT(g->c_off),
-                      CLT_ARG_INT(g->ldc), CLT_ARG_INT(c_bs), CLT_ARG_INT(g->m), CLT_ARG_INT(g->n),
-                      CLT_ARG_INT(g->k), CLT_ARG_INT(g->batch), CLT_ARG_FLOAT(g->alpha),
-                      CLT_ARG_INT(g->beta != 0.0f), CLT_ARG_INT(p.cpw), CLT_ARG_INT(p.rpw),
-                      CLT_ARG_INT(p.bpw), CLT_ARG_MEM(scratch), CLT_ARG_INT(p.a_floats));
+    return CLT_LAUNCH(ctx, "gemm", "gemm_tiles", 3, p.items, one, CLT_ARG_MEM(g->a),
+                      CLT_ARG_INT(g->a_off), CLT_ARG_INT(sai), CLT_ARG_INT(sak), CLT_ARG_INT(a_bs),
+                      CLT_ARG_MEM(g->b), CLT_ARG_INT(g->b_off), CLT_ARG_INT(sbk), CLT_ARG_INT(sbj),
+                      CLT_ARG_INT(b_bs), CLT_ARG_MEM(g->c), CLT_ARG_INT(g->c_off), CLT_ARG_INT(ldc),
+                      CLT_ARG_INT(c_bs), CLT_ARG_INT(g->m), CLT_ARG_INT(g->n), CLT_ARG_INT(g->k),
+                      CLT_ARG_INT(g->batch), CLT_ARG_FLOAT(g->alpha), CLT_ARG_INT(g->beta != 0.0f),
+                      CLT_ARG_INT(p.cpw), CLT_ARG_INT(p.rpw), CLT_ARG_INT(p.bpw),
+                      CLT_ARG_MEM(scratch));
 }

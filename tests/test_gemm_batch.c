@@ -162,12 +162,78 @@ static void test_gemm_batch_zero_is_one(void **state)
     tu_buf_free(c);
 }
 
+/* Products whose indices overflow the kernels' ints go to CLBlast. */
+static void test_gemm_int_range_decides(void **state)
+{
+    clt_context_t ctx = tu_ctx(state);
+    clt__gemm_desc g = {.ta = CLT_NO_TRANS,
+                        .tb = CLT_NO_TRANS,
+                        .m = 64,
+                        .n = 64,
+                        .k = 64,
+                        .lda = 64,
+                        .ldb = 64,
+                        .ldc = 64,
+                        .batch = 1};
+    assert_true(clt__gemm_cpu_fits(ctx, &g));
+    g.lda = (size_t)1 << 26; /* 63 rows of it pass 2^31 */
+    assert_false(clt__gemm_cpu_fits(ctx, &g));
+    g.m = 1; /* a single row: its pitch is never stepped over */
+    assert_true(clt__gemm_cpu_fits(ctx, &g));
+    g.c_off = (size_t)1 << 31;
+    assert_false(clt__gemm_cpu_fits(ctx, &g));
+    g.c_off = 0;
+    g.batch = 3;
+    g.b_stride = (size_t)1 << 30;
+    assert_false(clt__gemm_cpu_fits(ctx, &g));
+    g.b_stride = 4096;
+    assert_true(clt__gemm_cpu_fits(ctx, &g));
+}
+
+/* A single row of A with a pitch far beyond int: the pitch is never used. */
+static void test_gemm_huge_unused_pitch(void **state)
+{
+    clt_context_t ctx = tu_ctx(state);
+    if (!ctx->gemm.own)
+        skip(); /* what CLBlast makes of such a pitch is its own business */
+    float a[3] = {1, 2, 3}, b[6] = {1, 2, 3, 4, 5, 6}, out[2];
+    tu_buf da = tu_buf_new(ctx, a, 3), db = tu_buf_new(ctx, b, 6), dc = tu_buf_new(ctx, NULL, 2);
+    clt__gemm_desc g = {.ta = CLT_NO_TRANS,
+                        .tb = CLT_NO_TRANS,
+                        .m = 1,
+                        .n = 2,
+                        .k = 3,
+                        .alpha = 1,
+                        .a = da.mem,
+                        .a_off = TU_CANARY,
+                        .lda = (size_t)1 << 40,
+                        .b = db.mem,
+                        .b_off = TU_CANARY,
+                        .ldb = 2,
+                        .c = dc.mem,
+                        .c_off = TU_CANARY,
+                        .ldc = (size_t)1 << 40,
+                        .batch = 1};
+    TU_OK(ctx, clt__gemm_run(ctx, &g));
+    tu_buf_read(ctx, dc, out);
+    const double want[2] = {22, 28};
+    tu_compare("gemm with an unused huge pitch", out, want, 2, 0, 0, NULL);
+    tu_check_canary(ctx, dc);
+    tu_buf_free(da);
+    tu_buf_free(db);
+    tu_buf_free(dc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gemm_path_chosen),       cmocka_unit_test(test_gemm_batch_transposes),
-        cmocka_unit_test(test_gemm_batch_shared_a),    cmocka_unit_test(test_gemm_batch_many),
+        cmocka_unit_test(test_gemm_path_chosen),
+        cmocka_unit_test(test_gemm_batch_transposes),
+        cmocka_unit_test(test_gemm_batch_shared_a),
+        cmocka_unit_test(test_gemm_batch_many),
         cmocka_unit_test(test_gemm_batch_zero_is_one),
+        cmocka_unit_test(test_gemm_int_range_decides),
+        cmocka_unit_test(test_gemm_huge_unused_pitch),
     };
     int failed = 0;
     setenv("CLT_GEMM", "clt", 1);
