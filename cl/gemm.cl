@@ -12,9 +12,10 @@
  * (zero past n, times alpha) in a scratch region private to the work-item,
  * so the hot loop reads it contiguously whatever ldb is, and no other
  * work-item has to wait for it. A is read in place through row and k
- * strides: each A value feeds 2 * GEMM_NR flops and its cache lines are
- * reused over the next k steps or row panels, so packing A (a separate
- * pass over it) measured no faster, transposed or not, lda 2048 included.
+ * strides when stored untransposed: each row's cache line then serves the
+ * next k steps. Stored transposed, every k step would touch a new line lda
+ * floats away (at lda 2048 a sixth of the speed: the lines collide in the
+ * caches), so gemm_pack_a first copies it into row panels [k][GEMM_MR].
  *
  * Generated defines (gemm_cpu.c): GEMM_VW (vector width), GEMM_MR (rows
  * per tile), GEMM_NV (vectors per tile row), GEMM_KC (k rows per B chunk). */
@@ -25,6 +26,26 @@
 #define GEMM_VLOAD GEMM_CAT(vload, GEMM_VW)
 #define GEMM_VSTORE GEMM_CAT(vstore, GEMM_VW)
 #define GEMM_NR (GEMM_VW * GEMM_NV)
+
+/* Row panels of op(A) (m x k; element (i, kk) at a[i * sai + kk * sak]):
+ * panel p of batch item bi at ap[(bi * mp + p) * k * GEMM_MR] is [k][GEMM_MR],
+ * zero past m. Work-item (kb, pg, bi) copies k rows kb * krows... of panels
+ * pg * ppw..., so that it reads runs of ppw * GEMM_MR floats of a row. */
+__kernel void gemm_pack_a(const __global float *a, int a_off, int sai, int sak, int a_bs, int m,
+                          int k, int krows, int ppw, __global float *ap)
+{
+    int kb = get_global_id(0), pg = get_global_id(1), bi = get_global_id(2);
+    int mp = (m + GEMM_MR - 1) / GEMM_MR;
+    int kend = min(k, (kb + 1) * krows), pend = min(mp, (pg + 1) * ppw);
+    a += a_off + bi * a_bs;
+    ap += bi * mp * k * GEMM_MR;
+    for (int kk = kb * krows; kk < kend; kk++)
+        for (int p = pg * ppw; p < pend; p++)
+            for (int r = 0; r < GEMM_MR; r++) {
+                int i = p * GEMM_MR + r;
+                ap[(p * k + kk) * GEMM_MR + r] = i < m ? a[i * sai + kk * sak] : 0.0f;
+            }
+}
 
 /* C *= beta over m x n of each batch item (for beta other than 0 and 1). */
 __kernel void gemm_scale_c(__global float *c, int c_off, int ldc, int c_bs, int m, int n,
@@ -114,19 +135,20 @@ static void tile(const __global float *a, int sai, int sak, const __global float
 
 /* Work-item (cg, g, bg) computes, for batch items bg * bpw..., column panels
  * cg * cpw... and row panels g * rpw..., through its own scratch region of
- * GEMM_KC * GEMM_NR floats at pk + region * GEMM_KC * GEMM_NR. op(A)(i, kk)
- * is a[i * sai + kk * sak]. Offsets and strides count floats. C = alpha * op(A) op(B), or
- * C += alpha * op(A) op(B) when `accumulate` (beta 1; the host scales C
- * first with gemm_scale_c for other betas). */
-__kernel void gemm_tiles(const __global float *a, int a_off, int sai, int sak, int a_bs,
+ * GEMM_KC * GEMM_NR floats at pk + region * GEMM_KC * GEMM_NR. Row panel ip
+ * starts at a + ip * aps (GEMM_MR * sai in place, k * GEMM_MR packed), its
+ * element (r, kk) at + r * sai + kk * sak. Offsets and strides count floats. C = alpha * op(A)
+ * op(B), or C += alpha * op(A) op(B) when `accumulate` (beta 1; the host scales C first with
+ * gemm_scale_c for other betas). */
+__kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, int sak, int a_bs,
                          const __global float *b, int b_off, int sbk, int sbj, int b_bs,
                          __global float *c, int c_off, int ldc, int c_bs, int m, int n, int k,
                          int batch, float alpha, int accumulate, int cpw, int rpw, int bpw,
-                         __global float *pk)
+                         __global float *pk, int pk_off)
 {
     int cg = get_global_id(0), g = get_global_id(1), bg = get_global_id(2);
     int region = (bg * get_global_size(1) + g) * get_global_size(0) + cg;
-    pk += region * (GEMM_KC * GEMM_NR);
+    pk += pk_off + region * (GEMM_KC * GEMM_NR);
     int mp = (m + GEMM_MR - 1) / GEMM_MR, np = (n + GEMM_NR - 1) / GEMM_NR;
     int jend = min(np, (cg + 1) * cpw), iend = min(mp, (g + 1) * rpw);
     int bend = min(batch, (bg + 1) * bpw);
@@ -143,7 +165,7 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int sai, int sak, i
                 int acc_c = k0 > 0 || accumulate;
                 for (int ip = g * rpw; ip < iend; ip++) {
                     int i0 = ip * GEMM_MR;
-                    tile(ab + i0 * sai + k0 * sak, sai, sak, pk, kc, cb + i0 * ldc + j0, ldc,
+                    tile(ab + ip * aps + k0 * sak, sai, sak, pk, kc, cb + i0 * ldc + j0, ldc,
                          min(GEMM_MR, m - i0), n - j0, acc_c);
                 }
             }
