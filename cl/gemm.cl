@@ -58,11 +58,13 @@ __kernel void gemm_scale_c(__global float *c, int c_off, int ldc, int c_bs, int 
 
 /* Copies rows k0..k0+kc-1 of the column panel starting at column j0 of op(B)
  * (element (kk, j) at b[kk * sbk + j * sbj]), times alpha, into pk as
- * [kc][GEMM_NR]. Scaling here keeps alpha out of the hot loop's registers. */
+ * [kc][GEMM_NR], zero past n. Scaling here keeps alpha out of the hot loop's
+ * registers. */
 static void pack_b_chunk(const __global float *b, int sbk, int sbj, int n, int j0, int k0, int kc,
                          float alpha, __global float *pk)
 {
-    if (sbj == 1 && j0 + GEMM_NR <= n) {
+    int cols = min(GEMM_NR, n - j0);
+    if (sbj == 1 && cols == GEMM_NR) { /* rows of the panel lie contiguous */
         for (int kk = 0; kk < kc; kk++) {
             const __global float *src = b + (k0 + kk) * sbk + j0;
 #pragma unroll
@@ -71,10 +73,18 @@ static void pack_b_chunk(const __global float *b, int sbk, int sbj, int n, int j
         }
         return;
     }
+    if (sbk == 1) { /* B stored transposed: read each column as one run */
+        for (int col = 0; col < GEMM_NR; col++) {
+            const __global float *src = b + k0 + (j0 + col) * sbj;
+            for (int kk = 0; kk < kc; kk++)
+                pk[kk * GEMM_NR + col] = col < cols ? alpha * src[kk] : 0.0f;
+        }
+        return;
+    }
     for (int kk = 0; kk < kc; kk++)
         for (int col = 0; col < GEMM_NR; col++)
             pk[kk * GEMM_NR + col] =
-                j0 + col < n ? alpha * b[(k0 + kk) * sbk + (j0 + col) * sbj] : 0.0f;
+                col < cols ? alpha * b[(k0 + kk) * sbk + (j0 + col) * sbj] : 0.0f;
 }
 
 /* c = acc, or c += acc when `accumulate`, for `cols` columns of one tile

@@ -100,17 +100,16 @@ static size_t split(size_t count, size_t want, int *per)
 }
 
 /* Cuts batch items first, then column panels (both free), and row panels
- * last: row groups each copy the same B chunks. */
+ * only when those are too few: row groups each copy the same B chunks. */
 static void make_plan(const clt__gemm_cfg *cfg, const clt__gemm_desc *g, plan *p)
 {
     size_t want = (size_t)cfg->items, nr = (size_t)(cfg->vw * cfg->nv);
     p->mp = (int)ceil_div(g->m, (size_t)cfg->mr);
     p->np = (int)ceil_div(g->n, nr);
     p->items[2] = split(g->batch, want, &p->bpw);
-    want = ceil_div(want, p->items[2]);
-    p->items[0] = split((size_t)p->np, want, &p->cpw);
-    want = ceil_div(want, p->items[0]);
-    p->items[1] = split((size_t)p->mp, want, &p->rpw);
+    p->items[0] = split((size_t)p->np, ceil_div(want, p->items[2]), &p->cpw);
+    size_t rows_want = want / (p->items[0] * p->items[2]);
+    p->items[1] = split((size_t)p->mp, rows_want ? rows_want : 1, &p->rpw);
     p->b_floats = p->items[0] * p->items[1] * p->items[2] * (size_t)cfg->kc * nr;
     /* Stored transposed, each k step of A is lda floats away: the hot loop
      * would touch a new cache line per step, and at power-of-two lda those
