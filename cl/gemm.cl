@@ -32,9 +32,11 @@
  * zero past m. Work-item (kb, pg, bi) copies k rows kb * krows... of panels
  * pg * ppw..., so that it reads runs of ppw * GEMM_MR floats of a row. */
 __kernel void gemm_pack_a(const __global float *a, int a_off, int sai, int sak, int a_bs, int m,
-                          int k, int krows, int ppw, __global float *ap)
+                          int k, int batch, int krows, int ppw, __global float *ap)
 {
     int kb = get_global_id(0), pg = get_global_id(1), bi = get_global_id(2);
+    if (bi >= batch)
+        return;
     int mp = (m + GEMM_MR - 1) / GEMM_MR;
     int kend = min(k, (kb + 1) * krows), pend = min(mp, (pg + 1) * ppw);
     a += a_off + bi * a_bs;
@@ -48,11 +50,11 @@ __kernel void gemm_pack_a(const __global float *a, int a_off, int sai, int sak, 
 }
 
 /* C *= beta over m x n of each batch item (for beta other than 0 and 1). */
-__kernel void gemm_scale_c(__global float *c, int c_off, int ldc, int c_bs, int m, int n,
+__kernel void gemm_scale_c(__global float *c, int c_off, int ldc, int c_bs, int m, int n, int batch,
                            float beta)
 {
     int j = get_global_id(0), i = get_global_id(1), bi = get_global_id(2);
-    if (j < n && i < m)
+    if (j < n && i < m && bi < batch)
         c[c_off + bi * c_bs + i * ldc + j] *= beta;
 }
 
@@ -147,9 +149,9 @@ static void tile(const __global float *a, int sai, int sak, const __global float
  * cg * cpw... and row panels g * rpw..., through its own scratch region of
  * GEMM_KC * GEMM_NR floats at pk + region * GEMM_KC * GEMM_NR. Row panel ip
  * starts at a + ip * aps (GEMM_MR * sai in place, k * GEMM_MR packed), its
- * element (r, kk) at + r * sai + kk * sak. Offsets and strides count floats. C = alpha * op(A)
- * op(B), or C += alpha * op(A) op(B) when `accumulate` (beta 1; the host scales C first with
- * gemm_scale_c for other betas). */
+ * element (r, kk) at + r * sai + kk * sak. Offsets and strides count floats.
+ * C = alpha * op(A) op(B), or C += alpha * op(A) op(B) when `accumulate`
+ * (beta 1; for other betas the host scales C first with gemm_scale_c). */
 __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, int sak, int a_bs,
                          const __global float *b, int b_off, int sbk, int sbj, int b_bs,
                          __global float *c, int c_off, int ldc, int c_bs, int m, int n, int k,

@@ -161,7 +161,8 @@ clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g)
         CLT__CHECK(CLT_LAUNCH(ctx, "gemm", "gemm_pack_a", 3, p.pack_items, one, CLT_ARG_MEM(g->a),
                               CLT_ARG_INT(g->a_off), CLT_ARG_INT(sai), CLT_ARG_INT(sak),
                               CLT_ARG_INT(a_bs), CLT_ARG_INT(g->m), CLT_ARG_INT(g->k),
-                              CLT_ARG_INT(p.krows), CLT_ARG_INT(p.ppw), CLT_ARG_MEM(scratch)));
+                              CLT_ARG_INT(g->batch), CLT_ARG_INT(p.krows), CLT_ARG_INT(p.ppw),
+                              CLT_ARG_MEM(scratch)));
         a = scratch;
         a_off = 0;
         aps = g->k * (size_t)cfg->mr;
@@ -174,7 +175,8 @@ clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g)
         const size_t global[3] = {g->n, g->m, g->batch};
         CLT__CHECK(CLT_LAUNCH(ctx, "gemm", "gemm_scale_c", 3, global, NULL, CLT_ARG_MEM(g->c),
                               CLT_ARG_INT(g->c_off), CLT_ARG_INT(ldc), CLT_ARG_INT(c_bs),
-                              CLT_ARG_INT(g->m), CLT_ARG_INT(g->n), CLT_ARG_FLOAT(g->beta)));
+                              CLT_ARG_INT(g->m), CLT_ARG_INT(g->n), CLT_ARG_INT(g->batch),
+                              CLT_ARG_FLOAT(g->beta)));
     }
     return CLT_LAUNCH(ctx, "gemm", "gemm_tiles", 3, p.items, one, CLT_ARG_MEM(a),
                       CLT_ARG_INT(a_off), CLT_ARG_INT(aps), CLT_ARG_INT(sai), CLT_ARG_INT(sak),
