@@ -194,8 +194,6 @@ static void test_gemm_int_range_decides(void **state)
 static void test_gemm_huge_unused_pitch(void **state)
 {
     clt_context_t ctx = tu_ctx(state);
-    if (!ctx->gemm.own)
-        skip(); /* what CLBlast makes of such a pitch is its own business */
     float a[3] = {1, 2, 3}, b[6] = {1, 2, 3, 4, 5, 6}, out[2];
     tu_buf da = tu_buf_new(ctx, a, 3), db = tu_buf_new(ctx, b, 6), dc = tu_buf_new(ctx, NULL, 2);
     clt__gemm_desc g = {.ta = CLT_NO_TRANS,
@@ -224,23 +222,58 @@ static void test_gemm_huge_unused_pitch(void **state)
     tu_buf_free(dc);
 }
 
+/* The tiles of other devices (width 4: SSE, NEON; 16: AVX-512) and a short
+ * k chunk, forced on this device: each is built from the same cl/gemm.cl
+ * with other #defines and must give the same exact results. */
+static void test_gemm_other_tiles(void **state)
+{
+    (void)tu_ctx(state);
+    const clt__gemm_cfg tiles[] = {
+        {true, 4, 6, 2, 1024, 8},
+        {true, 16, 8, 2, 1024, 8},
+        {true, 8, 6, 2, 64, 8},
+        {true, 8, 4, 1, 32, 3},
+    };
+    for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
+        clt_context_t ctx = NULL;
+        TU_OK(NULL, clt_context_create(NULL, &ctx));
+        ctx->gemm = tiles[i]; /* before the gemm program is first built */
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                const batch_case cases[] = {
+                    {ta, tb, 1, 1, 1, 1, 1.0f, 0.0f, 0},
+                    {ta, tb, 17, 33, 9, 2, 1.0f, 0.0f, 0},
+                    {ta, tb, 8, 32, 70, 3, -0.5f, 2.0f, ta},
+                    {ta, tb, 9, 31, 200, 1, 1.0f, 1.0f, 0},
+                };
+                for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+                    run_batch(ctx, &cases[c], 60 + c);
+            }
+        clt_context_destroy(ctx);
+    }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gemm_path_chosen),
-        cmocka_unit_test(test_gemm_batch_transposes),
-        cmocka_unit_test(test_gemm_batch_shared_a),
-        cmocka_unit_test(test_gemm_batch_many),
+    const struct CMUnitTest both[] = {
+        cmocka_unit_test(test_gemm_path_chosen),       cmocka_unit_test(test_gemm_batch_transposes),
+        cmocka_unit_test(test_gemm_batch_shared_a),    cmocka_unit_test(test_gemm_batch_many),
         cmocka_unit_test(test_gemm_batch_zero_is_one),
+    };
+    /* what CLBlast makes of an unused pitch beyond int is its own business */
+    const struct CMUnitTest clt_only[] = {
         cmocka_unit_test(test_gemm_int_range_decides),
         cmocka_unit_test(test_gemm_huge_unused_pitch),
+        cmocka_unit_test(test_gemm_other_tiles),
     };
     int failed = 0;
     setenv("CLT_GEMM", "clt", 1);
-    failed += cmocka_run_group_tests_name("batched gemm, clt kernels", tests, tu_group_setup,
+    failed += cmocka_run_group_tests_name("batched gemm, clt kernels", both, tu_group_setup,
+                                          tu_group_teardown);
+    failed += cmocka_run_group_tests_name("clt kernels only", clt_only, tu_group_setup,
                                           tu_group_teardown);
     setenv("CLT_GEMM", "clblast", 1);
-    failed += cmocka_run_group_tests_name("batched gemm, CLBlast", tests, tu_group_setup,
+    failed += cmocka_run_group_tests_name("batched gemm, CLBlast", both, tu_group_setup,
                                           tu_group_teardown);
     return failed;
 }
