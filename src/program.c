@@ -65,7 +65,7 @@ static char *assemble_source(clt_context_t ctx, int idx)
         body = override_text;
         body_len = strlen(override_text);
     }
-    char defines[1024];
+    char defines[4096];
     int nd = write_defines(ctx, src->name, defines, sizeof defines);
     if (nd < 0)
         return NULL;

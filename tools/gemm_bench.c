@@ -188,8 +188,8 @@ static int bench_shape(runner *own, runner *blast, const shape *s, bool ta, bool
     snprintf(shape_s, sizeof shape_s, "%zux%zux%zu", s->m, s->n, s->k);
     snprintf(clt_s, sizeof clt_s, "%6.1f (%6.1f)", gflops(s, tc.median), gflops(s, tc.best));
     snprintf(blast_s, sizeof blast_s, "%6.1f (%6.1f)", gflops(s, tl.median), gflops(s, tl.best));
-    printf("%-18s %16s %16s %16s %9.1f %10s\n", shape_s, clt_s, blast_s, dnnl_s,
-           tl.median / tc.median, vs_dnnl);
+    printf("%-18s %10.3f %16s %16s %16s %9.1f %10s\n", shape_s, tc.median * 1e3, clt_s, blast_s,
+           dnnl_s, tl.median / tc.median, vs_dnnl);
     fflush(stdout);
     return 0;
 }
@@ -240,8 +240,8 @@ int main(int argc, char **argv)
     clt_context_device_info(own.ctx, &info);
     printf("device: %s (%s), op(A) %s, op(B) %s, median (best) of %d runs, GFLOP/s\n", info.name,
            info.platform_name, ta ? "A^T" : "A", tb ? "B^T" : "B", reps);
-    printf("%-18s %16s %16s %16s %9s %10s\n", "M x N x K", "clt", "CLBlast", "oneDNN", "clt/CLB",
-           "clt/oneDNN");
+    printf("%-18s %10s %16s %16s %16s %9s %10s\n", "M x N x K", "clt ms", "clt", "CLBlast",
+           "oneDNN", "clt/CLB", "clt/oneDNN");
     int rc = 0;
     for (int i = 0; i < count && rc == 0; i++)
         rc = bench_shape(&own, &blast, &shapes[i], ta, tb, reps);
