@@ -7,9 +7,10 @@
  *   gemm_bench [--reps N] [--ta] [--tb] [MxNxK ...]
  *
  * Each implementation gets a warm-up call (kernel builds included), then N
- * timed calls (default 5); the table gives GFLOP/s = 2 M N K / t of the
- * median and of the best call. With oneDNN, run with OMP_WAIT_POLICY=passive
- * so that its spinning threads do not steal the cores from PoCL's. */
+ * timed calls (default 5), clt and CLBlast taking turns; the table gives
+ * GFLOP/s = 2 M N K / t of the median and of the best call, and the ratios
+ * of the medians. With oneDNN, OMP_WAIT_POLICY defaults to passive so that
+ * its spinning threads do not steal the cores from PoCL's. */
 #define _POSIX_C_SOURCE 200809L
 #include "clt.h"
 
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef CLT_BENCH_DNNL
 #include <dnnl.h>
@@ -96,59 +98,42 @@ static void runner_release(runner *r)
         }
 }
 
-/* Times one shape; returns -1 on failure (reported). */
-static int time_clt(runner *r, const shape *s, bool ta, bool tb, const float *a, const float *b,
-                    int reps, timing *out)
+/* Device copies of the operands of one shape. */
+static int runner_upload(runner *r, const shape *s, const float *a, const float *b)
 {
-    size_t na = s->m * s->k, nb = s->k * s->n, nc = s->m * s->n;
     runner_release(r);
-    r->a = device_buf(r->ctx, a, na);
-    r->b = device_buf(r->ctx, b, nb);
-    r->c = device_buf(r->ctx, NULL, nc); /* any contents: beta is 0 */
-    if (!r->a || !r->b || !r->c) {
-        fprintf(stderr, "gemm_bench: out of device memory\n");
-        return -1;
-    }
-    double t[MAX_REPS];
-    for (int i = -1; i < reps; i++) {
-        double t0 = now_s();
-        clt_status st =
-            clt_gemm(r->ctx, ta ? CLT_TRANS : CLT_NO_TRANS, tb ? CLT_TRANS : CLT_NO_TRANS, s->m,
-                     s->n, s->k, 1.0f, (clt_buf){r->a, 0}, ta ? s->m : s->k, (clt_buf){r->b, 0},
-                     tb ? s->k : s->n, 0.0f, (clt_buf){r->c, 0}, s->n);
-        if (st == CLT_STATUS_SUCCESS)
-            st = clt_finish(r->ctx);
-        if (st != CLT_STATUS_SUCCESS) {
-            fprintf(stderr, "gemm_bench: %s: %s\n", clt_status_name(st),
-                    clt_context_last_error(r->ctx));
-            return -1;
-        }
-        if (i >= 0)
-            t[i] = now_s() - t0;
-    }
-    *out = summarise(t, reps);
-    return 0;
+    r->a = device_buf(r->ctx, a, s->m * s->k);
+    r->b = device_buf(r->ctx, b, s->k * s->n);
+    r->c = device_buf(r->ctx, NULL, s->m * s->n); /* any contents: beta is 0 */
+    if (r->a && r->b && r->c)
+        return 0;
+    fprintf(stderr, "gemm_bench: out of device memory\n");
+    return -1;
+}
+
+/* Seconds one clt_gemm takes to finish; -1 on failure (reported). */
+static double run_clt(runner *r, const shape *s, bool ta, bool tb)
+{
+    double t0 = now_s();
+    clt_status st = clt_gemm(r->ctx, ta ? CLT_TRANS : CLT_NO_TRANS, tb ? CLT_TRANS : CLT_NO_TRANS,
+                             s->m, s->n, s->k, 1.0f, (clt_buf){r->a, 0}, ta ? s->m : s->k,
+                             (clt_buf){r->b, 0}, tb ? s->k : s->n, 0.0f, (clt_buf){r->c, 0}, s->n);
+    if (st == CLT_STATUS_SUCCESS)
+        st = clt_finish(r->ctx);
+    if (st == CLT_STATUS_SUCCESS)
+        return now_s() - t0;
+    fprintf(stderr, "gemm_bench: %s: %s\n", clt_status_name(st), clt_context_last_error(r->ctx));
+    return -1;
 }
 
 #ifdef CLT_BENCH_DNNL
-static int time_dnnl(const shape *s, bool ta, bool tb, const float *a, const float *b, int reps,
-                     timing *out)
+static double run_dnnl(const shape *s, bool ta, bool tb, const float *a, const float *b, float *c)
 {
-    float *c = malloc(s->m * s->n * sizeof *c);
-    if (!c)
-        return -1;
-    double t[MAX_REPS];
-    for (int i = -1; i < reps; i++) {
-        double t0 = now_s();
-        dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', (dnnl_dim_t)s->m, (dnnl_dim_t)s->n,
-                   (dnnl_dim_t)s->k, 1.0f, a, (dnnl_dim_t)(ta ? s->m : s->k), b,
-                   (dnnl_dim_t)(tb ? s->k : s->n), 0.0f, c, (dnnl_dim_t)s->n);
-        if (i >= 0)
-            t[i] = now_s() - t0;
-    }
-    free(c);
-    *out = summarise(t, reps);
-    return 0;
+    double t0 = now_s();
+    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', (dnnl_dim_t)s->m, (dnnl_dim_t)s->n, (dnnl_dim_t)s->k,
+               1.0f, a, (dnnl_dim_t)(ta ? s->m : s->k), b, (dnnl_dim_t)(tb ? s->k : s->n), 0.0f, c,
+               (dnnl_dim_t)s->n);
+    return now_s() - t0;
 }
 #endif
 
@@ -157,34 +142,54 @@ static double gflops(const shape *s, double seconds)
     return 2.0 * (double)s->m * (double)s->n * (double)s->k / seconds * 1e-9;
 }
 
-/* Times one shape on every implementation and prints its row. */
+/* Times one shape on every implementation and prints its row. clt's
+ * kernels and CLBlast take turns call by call, so that load from elsewhere
+ * on the machine falls on both alike. */
 static int bench_shape(runner *own, runner *blast, const shape *s, bool ta, bool tb, int reps)
 {
     size_t na = s->m * s->k, nb = s->k * s->n;
     float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
-    int rc = a && b ? 0 : -1;
+    float *c = malloc(s->m * s->n * sizeof *c);
+    int rc = a && b && c ? 0 : -1;
     for (size_t j = 0; rc == 0 && j < na; j++)
         a[j] = (float)((int)(j % 7) - 3);
     for (size_t j = 0; rc == 0 && j < nb; j++)
         b[j] = (float)((int)(j % 5) - 2);
-    timing tc = {0}, tl = {0};
     if (rc == 0)
-        rc = time_clt(own, s, ta, tb, a, b, reps, &tc);
+        rc = runner_upload(own, s, a, b);
     if (rc == 0)
-        rc = time_clt(blast, s, ta, tb, a, b, reps, &tl);
-    char dnnl_s[32] = "-", vs_dnnl[16] = "-";
+        rc = runner_upload(blast, s, a, b);
+    double t_own[MAX_REPS], t_blast[MAX_REPS], t_dnnl[MAX_REPS] = {0};
+    for (int i = -1; rc == 0 && i < reps; i++) { /* -1: warm-up, kernel builds included */
+        double x = run_clt(own, s, ta, tb), y = x < 0 ? -1 : run_clt(blast, s, ta, tb);
+        rc = x < 0 || y < 0 ? -1 : 0;
+        if (i >= 0) {
+            t_own[i] = x;
+            t_blast[i] = y;
+        }
+    }
 #ifdef CLT_BENCH_DNNL
-    timing td;
-    if (rc == 0 && time_dnnl(s, ta, tb, a, b, reps, &td) == 0) {
-        snprintf(dnnl_s, sizeof dnnl_s, "%6.1f (%6.1f)", gflops(s, td.median), gflops(s, td.best));
-        snprintf(vs_dnnl, sizeof vs_dnnl, "%.2f", td.median / tc.median);
+    /* after, not in turns: OpenMP threads left spinning would stall PoCL's */
+    for (int i = -1; rc == 0 && i < reps; i++) {
+        double z = run_dnnl(s, ta, tb, a, b, c);
+        if (i >= 0)
+            t_dnnl[i] = z;
     }
 #endif
     free(a);
     free(b);
+    free(c);
     if (rc != 0)
         return rc;
-    char shape_s[48], clt_s[32], blast_s[32];
+    timing tc = summarise(t_own, reps), tl = summarise(t_blast, reps);
+    timing td = summarise(t_dnnl, reps);
+    char shape_s[48], clt_s[32], blast_s[32], dnnl_s[32] = "-", vs_dnnl[16] = "-";
+#ifdef CLT_BENCH_DNNL
+    snprintf(dnnl_s, sizeof dnnl_s, "%6.1f (%6.1f)", gflops(s, td.median), gflops(s, td.best));
+    snprintf(vs_dnnl, sizeof vs_dnnl, "%.2f", td.median / tc.median);
+#else
+    (void)td;
+#endif
     snprintf(shape_s, sizeof shape_s, "%zux%zux%zu", s->m, s->n, s->k);
     snprintf(clt_s, sizeof clt_s, "%6.1f (%6.1f)", gflops(s, tc.median), gflops(s, tc.best));
     snprintf(blast_s, sizeof blast_s, "%6.1f (%6.1f)", gflops(s, tl.median), gflops(s, tl.best));
@@ -221,6 +226,15 @@ static int parse_args(int argc, char **argv, int *reps, bool *ta, bool *tb, shap
 
 int main(int argc, char **argv)
 {
+#ifdef CLT_BENCH_DNNL
+    /* OpenMP threads that spin after each sgemm would steal the cores from
+     * PoCL's (measured: clt and oneDNN both at a fraction of their speed).
+     * libgomp reads this when it loads, so set it and start again. */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        execv("/proc/self/exe", argv);
+    }
+#endif
     int reps = 5, count = 0;
     bool ta = false, tb = false;
     shape shapes[64];
