@@ -44,7 +44,7 @@ typedef struct timing {
 static double now_s(void)
 {
     struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -248,8 +248,12 @@ int main(int argc, char **argv)
         memcpy(shapes, default_shapes, sizeof default_shapes);
     }
     runner own, blast;
-    if (runner_open(&own, "clt") != 0 || runner_open(&blast, "clblast") != 0)
+    if (runner_open(&own, "clt") != 0)
         return 1;
+    if (runner_open(&blast, "clblast") != 0) {
+        clt_context_destroy(own.ctx);
+        return 1;
+    }
     clt_device_info info;
     clt_context_device_info(own.ctx, &info);
     printf("device: %s (%s), op(A) %s, op(B) %s, median (best) of %d runs, GFLOP/s\n", info.name,
