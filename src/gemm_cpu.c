@@ -192,8 +192,9 @@ clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g)
     }
     /* The tiles store or add alpha * op(A) op(B); any other beta scales C first. */
     if (g->beta != 0.0f && g->beta != 1.0f) {
-        const size_t global[3] = {g->n, g->m, g->batch};
-        CLT__CHECK(CLT_LAUNCH(ctx, "gemm", "gemm_scale_c", 3, global, NULL, CLT_ARG_MEM(g->c),
+        /* a fixed local size: PoCL compiles a kernel anew for each it meets */
+        const size_t global[3] = {g->n, g->m, g->batch}, local[3] = {64, 1, 1};
+        CLT__CHECK(CLT_LAUNCH(ctx, "gemm", "gemm_scale_c", 3, global, local, CLT_ARG_MEM(g->c),
                               CLT_ARG_INT(g->c_off), CLT_ARG_INT(ldc), CLT_ARG_INT(c_bs),
                               CLT_ARG_INT(g->m), CLT_ARG_INT(g->n), CLT_ARG_INT(g->batch),
                               CLT_ARG_FLOAT(g->beta)));
