@@ -7,9 +7,9 @@
  *   gemm_bench [--reps N] [--ta] [--tb] [MxNxK ...]
  *
  * Each implementation gets a warm-up call (kernel builds included), then N
- * timed calls (default 5), clt and CLBlast taking turns; the table gives
- * GFLOP/s = 2 M N K / t of the median and of the best call, and the ratios
- * of the medians. With oneDNN, OMP_WAIT_POLICY defaults to passive so that
+ * timed calls (default 5), the implementations taking turns; the table
+ * gives GFLOP/s = 2 M N K / t of the median and of the best call, and the
+ * ratios of the medians. With oneDNN, OMP_WAIT_POLICY defaults to passive so that
  * its spinning threads do not steal the cores from PoCL's. */
 #define _POSIX_C_SOURCE 200809L
 #include "clt.h"
@@ -142,9 +142,9 @@ static double gflops(const shape *s, double seconds)
     return 2.0 * (double)s->m * (double)s->n * (double)s->k / seconds * 1e-9;
 }
 
-/* Times one shape on every implementation and prints its row. clt's
- * kernels and CLBlast take turns call by call, so that load from elsewhere
- * on the machine falls on both alike. */
+/* Times one shape on every implementation and prints its row. They take
+ * turns call by call, so that load from elsewhere on the machine falls on
+ * all of them alike. */
 static int bench_shape(runner *own, runner *blast, const shape *s, bool ta, bool tb, int reps)
 {
     size_t na = s->m * s->k, nb = s->k * s->n;
@@ -163,19 +163,17 @@ static int bench_shape(runner *own, runner *blast, const shape *s, bool ta, bool
     for (int i = -1; rc == 0 && i < reps; i++) { /* -1: warm-up, kernel builds included */
         double x = run_clt(own, s, ta, tb), y = x < 0 ? -1 : run_clt(blast, s, ta, tb);
         rc = x < 0 || y < 0 ? -1 : 0;
+#ifdef CLT_BENCH_DNNL
+        double z = run_dnnl(s, ta, tb, a, b, c);
+#else
+        double z = 0;
+#endif
         if (i >= 0) {
             t_own[i] = x;
             t_blast[i] = y;
+            t_dnnl[i] = z;
         }
     }
-#ifdef CLT_BENCH_DNNL
-    /* after, not in turns: OpenMP threads left spinning would stall PoCL's */
-    for (int i = -1; rc == 0 && i < reps; i++) {
-        double z = run_dnnl(s, ta, tb, a, b, c);
-        if (i >= 0)
-            t_dnnl[i] = z;
-    }
-#endif
     free(a);
     free(b);
     free(c);
