@@ -114,8 +114,8 @@ static void pack_b_transposed(const __global float *b, int sbj, int cols, int j0
 
 /* Copies rows k0..k0+kc-1 of the column panel starting at column j0 of op(B)
  * (element (kk, j) at b[kk * sbk + j * sbj]), times alpha, into pk as
- * [kc][GEMM_NR], zero past n. Scaling here keeps alpha out of the hot loop's
- * registers. */
+ * [kc][GEMM_NR], zero past n. Scaling here rather than when C is stored
+ * leaves the store path free of float scalars (see store_row). */
 static void pack_b_chunk(const __global float *b, int sbk, int sbj, int n, int j0, int k0, int kc,
                          float alpha, __global float *pk)
 {
