@@ -241,8 +241,10 @@ static clt_status context_init(clt_context_t ctx, const clt_context_options *opt
         return clt__fail(NULL, CLT_STATUS_OUT_OF_HOST_MEMORY, "context allocation failed");
     CLT__CHECK(
         clt__cache_dir_resolve(opt, ctx->cache_dir, sizeof ctx->cache_dir, &ctx->cache_enabled));
-    clt__log(ctx, CLT_LOG_INFO, "device %d:%d \"%s\", cache %s", ctx->info.platform_index,
-             ctx->info.device_index, ctx->info.name, ctx->cache_enabled ? ctx->cache_dir : "off");
+    CLT__CHECK(clt__gemm_cpu_init(ctx));
+    clt__log(ctx, CLT_LOG_INFO, "device %d:%d \"%s\", cache %s, GEMM %s", ctx->info.platform_index,
+             ctx->info.device_index, ctx->info.name, ctx->cache_enabled ? ctx->cache_dir : "off",
+             ctx->gemm.own ? "clt" : "CLBlast");
     return CLT_STATUS_SUCCESS;
 }
 

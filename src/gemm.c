@@ -1,4 +1,5 @@
-/* GEMM: validation of the public call and the CLBlast boundary. */
+/* GEMM: validation of the public call, and the choice between clt's own
+ * kernels (gemm_cpu.c) and CLBlast for every product clt computes. */
 #include "internal.h"
 
 #include <clblast_c.h>
@@ -18,7 +19,7 @@ static CLBlastTranspose blas_trans(clt_transpose t)
     return t == CLT_TRANS ? CLBlastTransposeYes : CLBlastTransposeNo;
 }
 
-clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g)
+static clt_status clblast_run(clt_context_t ctx, const clt__gemm_desc *g)
 {
     CLBlastStatusCode code;
     if (g->batch <= 1)
@@ -31,6 +32,16 @@ clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g)
             g->a, g->a_off, g->lda, g->a_stride, g->b, g->b_off, g->ldb, g->b_stride, g->beta, g->c,
             g->c_off, g->ldc, g->c_stride, g->batch, &ctx->queue, NULL);
     return clblast_status(ctx, code, "CLBlast SGEMM");
+}
+
+clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g)
+{
+    clt__gemm_desc one = *g;
+    if (one.batch == 0) /* as for CLBlast below: a plain GEMM */
+        one.batch = 1;
+    if (ctx->gemm.own && clt__gemm_cpu_fits(ctx, &one))
+        return clt__gemm_cpu_run(ctx, &one);
+    return clblast_run(ctx, g);
 }
 
 /* Elements a row-major rows x cols matrix with row pitch ld spans. */

@@ -20,6 +20,12 @@ typedef enum clt__scratch_slot {
 } clt__scratch_slot;
 
 typedef struct clt__perfdb_entry clt__perfdb_entry; /* perfdb.c */
+/* clt's own GEMM kernels (gemm_cpu.c), set up at context creation. */
+typedef struct clt__gemm_cfg {
+    bool own;           /* clt__gemm_run uses them: CLT_GEMM, else on CPU devices */
+    int vw, mr, nv, kc; /* vector width, tile rows, vectors per tile row, k chunk */
+    int items;          /* work-items to aim for, so that every core stays busy */
+} clt__gemm_cfg;
 
 typedef struct clt__kernel_slot {
     const char *program; /* name of the cl/ source, e.g. "im2col" */
@@ -43,6 +49,8 @@ struct clt_context {
     int cache_hits, cache_misses;
     clt__kernel_slot kernels[CLT__MAX_KERNELS];
     int n_kernels;
+
+    clt__gemm_cfg gemm;
 
     cl_mem scratch[CLT__SCRATCH_SLOTS]; /* internal workspaces, see clt__scratch */
     size_t scratch_bytes[CLT__SCRATCH_SLOTS];
@@ -161,6 +169,9 @@ extern const clt__source clt__sources[];
 extern const int clt__source_count;
 extern const clt__source clt__common_source;
 
+/* Writes a program's own #define lines (snprintf-style return). */
+typedef int (*clt__defines_fn)(clt_context_t ctx, char *out, size_t cap);
+
 /* Builds or loads program `name` for the context. */
 clt_status clt__program_get(clt_context_t ctx, const char *name, cl_program *out);
 /* The kernel `kernel` of program `program`, created once per context. */
@@ -231,6 +242,8 @@ typedef struct clt__gemm_desc {
     size_t batch;
 } clt__gemm_desc;
 
+/* Runs the product with clt's own kernels where ctx->gemm.own says so and
+ * the problem fits their 32-bit indexing, else with CLBlast. */
 clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g);
 
 /* ---- nn ops (nn.c) ---- */
@@ -241,5 +254,13 @@ clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g);
 clt_status clt__bias_add_run(clt_context_t ctx, int n, int c, int hw, clt_buf y, clt_buf bias);
 clt_status clt__bias_backward_run(clt_context_t ctx, int n, int c, int hw, clt_buf dy,
                                   clt_buf dbias);
+/* clt's own GEMM kernels (gemm_cpu.c, cl/gemm.cl). */
+/* Reads CLT_GEMM and picks the tile for the device (at context creation). */
+clt_status clt__gemm_cpu_init(clt_context_t ctx);
+/* The tile as #defines for cl/gemm.cl (a clt__defines_fn). */
+int clt__gemm_cpu_defines(clt_context_t ctx, char *out, size_t cap);
+/* Whether every index of the product fits the kernels' 32-bit ints. */
+bool clt__gemm_cpu_fits(clt_context_t ctx, const clt__gemm_desc *g);
+clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g);
 
 #endif

@@ -28,15 +28,31 @@ static int source_index(const char *name)
     return -1;
 }
 
-/* Facts about the device that kernels specialise on. */
-static int write_defines(clt_context_t ctx, char *out, size_t cap)
+/* Programs with #defines of their own, written by the code that launches
+ * them (which must agree with the kernels on, e.g., a tile size). */
+static const struct {
+    const char *program;
+    clt__defines_fn write;
+} program_defines[] = {
+    {"gemm", clt__gemm_cpu_defines},
+};
+
+/* Facts about the device that every kernel may specialise on, then the
+ * program's own. Returns the length, or -1 when `cap` is too small. */
+static int write_defines(clt_context_t ctx, const char *name, char *out, size_t cap)
 {
-    return snprintf(out, cap,
-                    "#define CLT_VERSION %d\n"
-                    "#define CLT_DEVICE_IS_CPU %d\n"
-                    "#define CLT_DEVICE_IS_GPU %d\n",
-                    CLT_VERSION_MAJOR * 10000 + CLT_VERSION_MINOR * 100 + CLT_VERSION_PATCH,
-                    ctx->is_cpu ? 1 : 0, (ctx->info.type & CL_DEVICE_TYPE_GPU) ? 1 : 0);
+    int n = snprintf(out, cap,
+                     "#define CLT_VERSION %d\n"
+                     "#define CLT_DEVICE_IS_CPU %d\n"
+                     "#define CLT_DEVICE_IS_GPU %d\n",
+                     CLT_VERSION_MAJOR * 10000 + CLT_VERSION_MINOR * 100 + CLT_VERSION_PATCH,
+                     ctx->is_cpu ? 1 : 0, (ctx->info.type & CL_DEVICE_TYPE_GPU) ? 1 : 0);
+    for (size_t i = 0; i < sizeof program_defines / sizeof program_defines[0]; i++)
+        if (n >= 0 && (size_t)n < cap && !strcmp(program_defines[i].program, name)) {
+            int more = program_defines[i].write(ctx, out + n, cap - (size_t)n);
+            n = more < 0 ? more : n + more;
+        }
+    return n >= 0 && (size_t)n < cap ? n : -1;
 }
 
 /* The full program text (malloc'd). */
@@ -49,8 +65,10 @@ static char *assemble_source(clt_context_t ctx, int idx)
         body = override_text;
         body_len = strlen(override_text);
     }
-    char defines[512];
-    int nd = write_defines(ctx, defines, sizeof defines);
+    char defines[4096];
+    int nd = write_defines(ctx, src->name, defines, sizeof defines);
+    if (nd < 0)
+        return NULL;
     size_t n = (size_t)nd + clt__common_source.size + body_len + 64;
     char *text = malloc(n);
     if (!text)
