@@ -56,3 +56,38 @@ __kernel void col2im(__global const float *col, int col_off, __global float *x, 
     }
     x[x_off + (n * C + c) * H * W + hw] = acc;
 }
+
+/* im2col for CPU devices: one work-item per (output row p, channel c, image
+ * n) writes that row's Q columns for every (r, s): contiguous runs a CPU
+ * streams through, the zero margins split off so the copy loop is bare. */
+__kernel void im2col_rows(__global const float *x, int x_off, __global float *col, int col_off,
+                          int nb, int C, int H, int W, int R, int S, int pad_h, int pad_w,
+                          int stride_h, int stride_w, int dil_h, int dil_w, int P, int Q)
+{
+    int p = CLT_GID(0), c = CLT_GID(1), n = CLT_GID(2);
+    if (p >= P || c >= C || n >= nb)
+        return;
+    int ncols = nb * P * Q;
+    __global const float *xc = x + x_off + (n * C + c) * H * W;
+    __global float *dst = col + col_off + (c * R * S) * ncols + (n * P + p) * Q;
+    for (int r = 0; r < R; r++) {
+        int h = p * stride_h - pad_h + r * dil_h;
+        for (int s = 0; s < S; s++, dst += ncols) {
+            int w0 = s * dil_w - pad_w; /* input column of q = 0 */
+            /* q in [lo, hi) reads inside the row */
+            int lo = w0 >= 0 ? 0 : (-w0 + stride_w - 1) / stride_w;
+            int hi = W - w0 <= 0 ? 0 : (W - w0 + stride_w - 1) / stride_w;
+            if (h < 0 || h >= H)
+                lo = hi = 0;
+            hi = min(hi, Q);
+            lo = min(lo, hi);
+            for (int q = 0; q < lo; q++)
+                dst[q] = 0.0f;
+            __global const float *src = xc + h * W + w0;
+            for (int q = lo; q < hi; q++)
+                dst[q] = src[q * stride_w];
+            for (int q = hi; q < Q; q++)
+                dst[q] = 0.0f;
+        }
+    }
+}

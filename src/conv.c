@@ -509,8 +509,11 @@ clt_status clt__im2col(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf x, i
 {
     int p, q;
     clt__conv_out_hw(d, &p, &q);
-    size_t global[2] = {(size_t)nb * p * q, (size_t)d->c};
-    return CLT_LAUNCH(ctx, "im2col", "im2col", 2, global, NULL, CLT_ARG_MEM(x.mem),
+    /* CPUs stream whole output rows; GPUs want one element per work-item */
+    size_t rows[3] = {(size_t)p, (size_t)d->c, (size_t)nb};
+    size_t elems[3] = {(size_t)nb * p * q, (size_t)d->c, 1};
+    return CLT_LAUNCH(ctx, "im2col", ctx->is_cpu ? "im2col_rows" : "im2col", 3,
+                      ctx->is_cpu ? rows : elems, NULL, CLT_ARG_MEM(x.mem),
                       CLT_ARG_INT(x.offset + (size_t)n0 * d->c * d->h * d->w), CLT_ARG_MEM(col),
                       CLT_ARG_INT(col_off), CLT_ARG_INT(nb), CLT_ARG_INT(d->c), CLT_ARG_INT(d->h),
                       CLT_ARG_INT(d->w), CLT_ARG_INT(d->kernel_h), CLT_ARG_INT(d->kernel_w),

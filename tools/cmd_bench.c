@@ -266,6 +266,18 @@ int cmd_bench(int argc, char **argv)
     int rc = parse_args(argc, argv, &c);
     if (rc)
         return rc;
+    if (c.o.peer_onednn && !getenv("OMP_WAIT_POLICY")) {
+        /* oneDNN's OpenMP threads spin between runs and starve PoCL's
+           threads; the policy is read when libgomp loads, so restart with it
+           set. argv - 1 is main's argv: ["cltool", "bench", ...]. */
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        char self[1024];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n > 0) {
+            self[n] = '\0';
+            execv(self, argv - 1);
+        }
+    }
     bench_header h = {.cold_ms = -1, .warm_ms = -1, .preset = c.single ? "flags" : c.preset};
     if (!c.o.skip_load_times)
         load_times(c.o.device, &h);
