@@ -59,6 +59,53 @@ static void header_lines(FILE *f, const char *prefix, const bench_opts *o, const
                 prefix, h->cold_ms, h->warm_ms, h->warm_ms > 0 ? h->cold_ms / h->warm_ms : 0.0);
 }
 
+/* Geometric means over the shapes: clt's best row per shape, and its ratio
+ * to each peer measured on the same shapes. */
+static void print_summary(FILE *f, const bench_row *rows, int n)
+{
+    const char *peers[4];
+    int np = 0;
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (rows[i].peer && j < np && strcmp(peers[j], rows[i].algo))
+            j++;
+        if (rows[i].peer && j == np && np < 4)
+            peers[np++] = rows[i].algo;
+    }
+    double log_best = 0, log_ratio[4] = {0};
+    int shapes = 0, with_peer[4] = {0};
+    for (int i = 0; i < n;) {
+        int end = i;
+        double best = 0, peer[4] = {0};
+        for (; end < n && rows[end].shape == rows[i].shape; end++) {
+            if (!rows[end].peer && rows[end].gflops > best)
+                best = rows[end].gflops;
+            for (int j = 0; j < np; j++)
+                if (rows[end].peer && !strcmp(rows[end].algo, peers[j]))
+                    peer[j] = rows[end].gflops;
+        }
+        if (best > 0) {
+            shapes++;
+            log_best += log(best);
+            for (int j = 0; j < np; j++)
+                if (peer[j] > 0) {
+                    log_ratio[j] += log(best / peer[j]);
+                    with_peer[j]++;
+                }
+        }
+        i = end;
+    }
+    if (!shapes)
+        return;
+    fprintf(f, "\ngeomean over %d shapes: clt's best algorithm %.1f GFLOP/s", shapes,
+            exp(log_best / shapes));
+    for (int j = 0; j < np; j++)
+        if (with_peer[j])
+            fprintf(f, "; %.2fx %s (%d shapes)", exp(log_ratio[j] / with_peer[j]), peers[j],
+                    with_peer[j]);
+    fprintf(f, "\n");
+}
+
 void bench_print_table(FILE *f, const bench_opts *o, const bench_header *h, const bench_row *rows,
                        int n)
 {
@@ -83,6 +130,7 @@ void bench_print_table(FILE *f, const bench_opts *o, const bench_header *h, cons
                 r->gflops, speed, r->max_rel_err);
         last = r->shape;
     }
+    print_summary(f, rows, n);
 }
 
 void bench_print_csv(FILE *f, const bench_opts *o, const bench_row *rows, int n)
