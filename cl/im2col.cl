@@ -91,3 +91,34 @@ __kernel void im2col_rows(__global const float *x, int x_off, __global float *co
         }
     }
 }
+
+/* col2im for CPU devices: one work-item per input row (h, c, n) adds the
+ * patches' contributions as contiguous runs, in the same (r, s) order as
+ * col2im above, so both give the same bits. The row is the work-item's own:
+ * no other work-item writes it. */
+__kernel void col2im_rows(__global const float *col, int col_off, __global float *x, int x_off,
+                          int nb, int C, int H, int W, int R, int S, int pad_h, int pad_w,
+                          int stride_h, int stride_w, int dil_h, int dil_w, int P, int Q)
+{
+    int h = CLT_GID(0), c = CLT_GID(1), n = CLT_GID(2);
+    if (h >= H || c >= C || n >= nb)
+        return;
+    int ncols = nb * P * Q;
+    __global float *dst = x + x_off + ((n * C + c) * H + h) * W;
+    for (int w = 0; w < W; w++)
+        dst[w] = 0.0f;
+    for (int r = 0; r < R; r++) {
+        int ph = h + pad_h - r * dil_h;
+        if (ph < 0 || ph % stride_h || ph / stride_h >= P)
+            continue;
+        __global const float *src = col + col_off + (c * R * S + r * S) * ncols +
+                                    (n * P + ph / stride_h) * Q;
+        for (int s = 0; s < S; s++, src += ncols) {
+            int w0 = s * dil_w - pad_w; /* input column of q = 0 */
+            int lo = w0 >= 0 ? 0 : (-w0 + stride_w - 1) / stride_w;
+            int hi = W - w0 <= 0 ? 0 : min(Q, (W - w0 + stride_w - 1) / stride_w);
+            for (int q = lo; q < hi; q++)
+                dst[q * stride_w + w0] += src[q];
+        }
+    }
+}

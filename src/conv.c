@@ -550,14 +550,17 @@ clt_status clt__col2im(clt_context_t ctx, const clt_conv2d_desc *d, cl_mem col, 
 {
     int p, q;
     clt__conv_out_hw(d, &p, &q);
-    size_t global[3] = {(size_t)d->h * d->w, (size_t)d->c, (size_t)nb};
-    return CLT_LAUNCH(
-        ctx, "im2col", "col2im", 3, global, NULL, CLT_ARG_MEM(col), CLT_ARG_INT(col_off),
-        CLT_ARG_MEM(x.mem), CLT_ARG_INT(x.offset + (size_t)n0 * d->c * d->h * d->w),
-        CLT_ARG_INT(nb), CLT_ARG_INT(d->c), CLT_ARG_INT(d->h), CLT_ARG_INT(d->w),
-        CLT_ARG_INT(d->kernel_h), CLT_ARG_INT(d->kernel_w), CLT_ARG_INT(d->pad_h),
-        CLT_ARG_INT(d->pad_w), CLT_ARG_INT(d->stride_h), CLT_ARG_INT(d->stride_w),
-        CLT_ARG_INT(d->dilation_h), CLT_ARG_INT(d->dilation_w), CLT_ARG_INT(p), CLT_ARG_INT(q));
+    /* CPUs add whole rows; GPUs gather one element per work-item */
+    size_t rows[3] = {(size_t)d->h, (size_t)d->c, (size_t)nb};
+    size_t elems[3] = {(size_t)d->h * d->w, (size_t)d->c, (size_t)nb};
+    return CLT_LAUNCH(ctx, "im2col", ctx->is_cpu ? "col2im_rows" : "col2im", 3,
+                      ctx->is_cpu ? rows : elems, NULL, CLT_ARG_MEM(col), CLT_ARG_INT(col_off),
+                      CLT_ARG_MEM(x.mem), CLT_ARG_INT(x.offset + (size_t)n0 * d->c * d->h * d->w),
+                      CLT_ARG_INT(nb), CLT_ARG_INT(d->c), CLT_ARG_INT(d->h), CLT_ARG_INT(d->w),
+                      CLT_ARG_INT(d->kernel_h), CLT_ARG_INT(d->kernel_w), CLT_ARG_INT(d->pad_h),
+                      CLT_ARG_INT(d->pad_w), CLT_ARG_INT(d->stride_h), CLT_ARG_INT(d->stride_w),
+                      CLT_ARG_INT(d->dilation_h), CLT_ARG_INT(d->dilation_w), CLT_ARG_INT(p),
+                      CLT_ARG_INT(q));
 }
 
 clt_status clt_col2im(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf col, clt_buf x)
