@@ -103,3 +103,74 @@ __kernel void winograd_output(__global const float *m, int m_off, __global float
         }
     }
 }
+
+/* The CPU-shaped transforms: one work-item per tile row (tp, channel,
+ * image) walks the row's tiles, so each of the 16 streams it reads or
+ * writes runs contiguously along tq. Same arithmetic as above. */
+
+static float x_at(__global const float *xc, int H, int W, int h, int w)
+{
+    return (h >= 0 && h < H && w >= 0 && w < W) ? xc[h * W + w] : 0.0f;
+}
+
+__kernel void winograd_input_rows(__global const float *x, int x_off, __global float *v, int v_off,
+                                  int nb, int C, int H, int W, int pad_h, int pad_w, int TP,
+                                  int TQ)
+{
+    int tp = CLT_GID(0), c = CLT_GID(1), n = CLT_GID(2);
+    if (tp >= TP || c >= C || n >= nb)
+        return;
+    int T = nb * TP * TQ, stride = C * T, h0 = 2 * tp - pad_h;
+    __global const float *xc = x + x_off + (n * C + c) * H * W;
+    __global float *out = v + v_off + c * T + (n * TP + tp) * TQ;
+    for (int tq = 0; tq < TQ; tq++) {
+        int w0 = 2 * tq - pad_w;
+        float d[4][4], b[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                d[i][j] = x_at(xc, H, W, h0 + i, w0 + j);
+        for (int j = 0; j < 4; j++) {
+            b[0][j] = d[0][j] - d[2][j];
+            b[1][j] = d[1][j] + d[2][j];
+            b[2][j] = d[2][j] - d[1][j];
+            b[3][j] = d[1][j] - d[3][j];
+        }
+        for (int i = 0; i < 4; i++) {
+            out[(4 * i + 0) * stride + tq] = b[i][0] - b[i][2];
+            out[(4 * i + 1) * stride + tq] = b[i][1] + b[i][2];
+            out[(4 * i + 2) * stride + tq] = b[i][2] - b[i][1];
+            out[(4 * i + 3) * stride + tq] = b[i][1] - b[i][3];
+        }
+    }
+}
+
+__kernel void winograd_output_rows(__global const float *m, int m_off, __global float *y, int y_off,
+                                   __global const float *bias, int bias_off, int has_bias,
+                                   int relu, int nb, int K, int P, int Q, int TP, int TQ)
+{
+    int tp = CLT_GID(0), k = CLT_GID(1), n = CLT_GID(2);
+    if (tp >= TP || k >= K || n >= nb)
+        return;
+    int T = nb * TP * TQ, stride = K * T;
+    __global const float *src = m + m_off + k * T + (n * TP + tp) * TQ;
+    __global float *out = y + y_off + (n * K + k) * P * Q;
+    float add = has_bias ? bias[bias_off + k] : 0.0f;
+    for (int tq = 0; tq < TQ; tq++) {
+        float a[4][4], r[2][4];
+        for (int xi = 0; xi < 16; xi++)
+            a[xi / 4][xi % 4] = src[xi * stride + tq];
+        for (int j = 0; j < 4; j++) {
+            r[0][j] = a[0][j] + a[1][j] + a[2][j];
+            r[1][j] = a[1][j] - a[2][j] - a[3][j];
+        }
+        for (int i = 0; i < 2; i++) {
+            int p = 2 * tp + i;
+            float o[2] = {r[i][0] + r[i][1] + r[i][2] + add, r[i][1] - r[i][2] - r[i][3] + add};
+            for (int j = 0; j < 2; j++) {
+                int q = 2 * tq + j;
+                if (p < P && q < Q)
+                    out[p * Q + q] = relu && o[j] < 0.0f ? 0.0f : o[j];
+            }
+        }
+    }
+}

@@ -79,8 +79,11 @@ static clt_status transform_input(clt_context_t ctx, const clt__conv_args *a, in
                                   size_t v_off, int tp, int tq)
 {
     const clt_conv2d_desc *d = a->d;
-    size_t global[2] = {(size_t)nb * tp * tq, (size_t)d->c};
-    return CLT_LAUNCH(ctx, "winograd", "winograd_input", 2, global, NULL, CLT_ARG_MEM(a->x.mem),
+    /* CPUs walk tile rows; GPUs take one tile per work-item */
+    size_t rows[3] = {(size_t)tp, (size_t)d->c, (size_t)nb};
+    size_t tiles[3] = {(size_t)nb * tp * tq, (size_t)d->c, 1};
+    return CLT_LAUNCH(ctx, "winograd", ctx->is_cpu ? "winograd_input_rows" : "winograd_input", 3,
+                      ctx->is_cpu ? rows : tiles, NULL, CLT_ARG_MEM(a->x.mem),
                       CLT_ARG_INT(a->x.offset + (size_t)n0 * d->c * d->h * d->w),
                       CLT_ARG_MEM(a->ws), CLT_ARG_INT(v_off), CLT_ARG_INT(nb), CLT_ARG_INT(d->c),
                       CLT_ARG_INT(d->h), CLT_ARG_INT(d->w), CLT_ARG_INT(d->pad_h),
