@@ -368,6 +368,19 @@ static int add_row(clt_context_t ctx, const bench_opts *o, problem *pb, const ch
     return rc;
 }
 
+/* oneDNN's row, when asked for and oneDNN takes the problem. */
+static int onednn_row(clt_context_t ctx, const bench_opts *o, problem *pb, bench_row *rows, int cap,
+                      int *count)
+{
+    if (!o->peer_onednn || !(pb->onednn = onednn_prepare(pb->op, pb->s, pb->a.host, pb->b.host)))
+        return EXIT_OK;
+    pb->variant = VARIANT_ONEDNN;
+    int rc = add_row(ctx, o, pb, "onednn", rows, cap, count);
+    onednn_free(pb->onednn);
+    pb->onednn = NULL;
+    return rc;
+}
+
 static int conv_rows(clt_context_t ctx, const bench_opts *o, problem *pb, bench_row *rows, int cap,
                      int *count)
 {
@@ -397,13 +410,8 @@ static int conv_rows(clt_context_t ctx, const bench_opts *o, problem *pb, bench_
         pb->variant = VARIANT_PEER;
         rc = add_row(ctx, o, pb, "clblast_convgemm", rows, cap, count);
     }
-    if (rc == EXIT_OK && o->peer_onednn &&
-        (pb->onednn = onednn_prepare(pb->op, d, pb->a.host, pb->b.host)) != NULL) {
-        pb->variant = VARIANT_ONEDNN;
-        rc = add_row(ctx, o, pb, "onednn", rows, cap, count);
-        onednn_free(pb->onednn);
-        pb->onednn = NULL;
-    }
+    if (rc == EXIT_OK)
+        rc = onednn_row(ctx, o, pb, rows, cap, count);
     /* speedup over direct, measured in the same run */
     for (int i = first; i < *count && !strcmp(rows[first].algo, "direct"); i++)
         rows[i].speedup = rows[first].median_ms / rows[i].median_ms;
@@ -428,6 +436,8 @@ int bench_shape_run(clt_context_t ctx, const bench_opts *o, const bench_shape *s
         pb.variant = VARIANT_PEER;
         if (rc == EXIT_OK)
             rc = add_row(ctx, o, &pb, "clblast", rows, cap, count);
+        if (rc == EXIT_OK)
+            rc = onednn_row(ctx, o, &pb, rows, cap, count);
     } else if (o->op == OP_POOL) {
         clt_shape ys;
         const clt_pool2d_desc *d = &s->pool;

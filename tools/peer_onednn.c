@@ -1,7 +1,7 @@
-/* The oneDNN peer of cltool bench: the same convolution on the host CPU
- * with oneDNN (built in when CMake finds it; never required). oneDNN picks
- * its preferred memory layouts; inputs are reordered into them once,
- * outside the timing, so the figure is its convolution alone. */
+/* The oneDNN peer of cltool bench: the same convolution (or sgemm) on the
+ * host CPU with oneDNN (built in when CMake finds it; never required).
+ * oneDNN picks its preferred memory layouts; inputs are reordered into them
+ * once, outside the timing, so the figure is its convolution alone. */
 #include "peer_onednn.h"
 
 #include <stdlib.h>
@@ -14,10 +14,9 @@ bool onednn_available(void)
     return false;
 }
 
-onednn_peer *onednn_prepare(bench_op op, const clt_conv2d_desc *d, const float *in0,
-                            const float *in1)
+onednn_peer *onednn_prepare(bench_op op, const bench_shape *s, const float *in0, const float *in1)
 {
-    (void)op, (void)d, (void)in0, (void)in1;
+    (void)op, (void)s, (void)in0, (void)in1;
     return NULL;
 }
 
@@ -29,6 +28,10 @@ int onednn_run(onednn_peer *p)
 
 int onednn_output(onednn_peer *p, float *out)
 {
+    if (p->gemm) {
+        memcpy(out, p->c, (size_t)p->gemm->m * p->gemm->n * sizeof(float));
+        return 0;
+    }
     (void)p, (void)out;
     return -1;
 }
@@ -42,6 +45,9 @@ void onednn_free(onednn_peer *p)
 #include <oneapi/dnnl/dnnl.h>
 
 struct onednn_peer {
+    const bench_shape *gemm; /* set for --op gemm: dnnl_sgemm on host arrays */
+    const float *a, *b;
+    float *c;
     dnnl_engine_t eng;
     dnnl_stream_t strm;
     dnnl_primitive_desc_t pd, hint;
@@ -166,11 +172,29 @@ static void *handle(dnnl_memory_t m)
     return h;
 }
 
-onednn_peer *onednn_prepare(bench_op op, const clt_conv2d_desc *d, const float *in0,
-                            const float *in1)
+/* dnnl_sgemm is row-major like clt_gemm. */
+static onednn_peer *prepare_gemm(const bench_shape *s, const float *a, const float *b)
 {
+    onednn_peer *p = calloc(1, sizeof *p);
+    if (p && !(p->c = malloc((size_t)s->m * s->n * sizeof(float)))) {
+        free(p);
+        p = NULL;
+    }
+    if (p) {
+        p->gemm = s;
+        p->a = a;
+        p->b = b;
+    }
+    return p;
+}
+
+onednn_peer *onednn_prepare(bench_op op, const bench_shape *s, const float *in0, const float *in1)
+{
+    if (op == OP_GEMM)
+        return prepare_gemm(s, in0, in1);
     if (op != OP_CONV && op != OP_CONV_BWD_DATA && op != OP_CONV_BWD_WEIGHTS)
         return NULL;
+    const clt_conv2d_desc *d = &s->conv;
     clt_shape y;
     onednn_peer *p = calloc(1, sizeof *p);
     if (!p || clt_conv2d_output_shape(d, &y) != CLT_STATUS_SUCCESS ||
@@ -199,6 +223,12 @@ fail:
 
 int onednn_run(onednn_peer *p)
 {
+    const bench_shape *g = p->gemm;
+    if (g)
+        return dnnl_sgemm('N', 'N', g->m, g->n, g->k, 1.0f, p->a, g->k, p->b, g->n, 0.0f, p->c,
+                          g->n) == dnnl_success
+                   ? 0
+                   : -1;
     dnnl_exec_arg_t args[3];
     for (int i = 0; i < 3; i++)
         args[i] = (dnnl_exec_arg_t){p->args[i], p->mem[i]};
@@ -210,6 +240,10 @@ int onednn_run(onednn_peer *p)
 
 int onednn_output(onednn_peer *p, float *out)
 {
+    if (p->gemm) {
+        memcpy(out, p->c, (size_t)p->gemm->m * p->gemm->n * sizeof(float));
+        return 0;
+    }
     const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(p->pd, role_query(p->args[2]), 0);
     return reorder(p, md, handle(p->mem[2]), &p->plain_out, out);
 }
@@ -218,6 +252,7 @@ void onednn_free(onednn_peer *p)
 {
     if (!p)
         return;
+    free(p->c);
     for (int i = 0; i < 3; i++)
         dnnl_memory_destroy(p->mem[i]);
     dnnl_primitive_destroy(p->prim);
