@@ -162,7 +162,9 @@ clt_status clt__kernel_get(clt_context_t ctx, const char *program, const char *k
 void clt__programs_release(clt_context_t ctx);
 
 /* Test hook: replaces the source of one program (NULL restores the embedded
- * one). Used by the suite to prove that build logs surface. */
+ * one). Used by the suite to prove that build logs surface. It is the one
+ * piece of process-wide mutable state in clt and is not thread-safe: only
+ * for single-threaded tests, never called by the library itself. */
 void clt__override_source(const char *name, const char *source);
 
 /* Binary cache (cache.c). The key covers everything that can change the
