@@ -13,13 +13,29 @@
  *    clt_buf {mem, offset}; offsets count elements, not bytes.
  *  - Work is enqueued on the context's in-order queue (the caller's, with
  *    clt_context_create_from_queue); clt_finish() waits for it.
- *  - A failed call enqueues nothing and leaves the caller's buffers as they
- *    were; the context stays usable.
+ *  - Every argument is validated before anything is enqueued: a call refused
+ *    (NULL handles or buffers, sizes out of range or overflowing, buffers
+ *    too small or of another OpenCL context, outputs aliasing inputs,
+ *    workspaces too small, algorithms that cannot take the parameters)
+ *    enqueues nothing and leaves the caller's buffers as they were. The
+ *    context stays usable after any failure; one that comes from the OpenCL
+ *    runtime midway (out of resources, a failed kernel build) may leave
+ *    outputs partly written.
+ *  - Kernels index with 32-bit ints: every tensor, and every buffer's offset
+ *    plus extent, stays below 2^31 elements (CLT_STATUS_SIZE_OVERFLOW).
  *
- * Thread safety: a context may be used by one thread at a time; different
- * contexts are independent and may be used concurrently from different
- * threads. Functions that take no context (clt_status_string,
- * clt_devices_list, shape queries) are safe from any thread.
+ * Thread safety: a context, and everything made with it (prepared weights),
+ * may be used by one thread at a time: calls on one context must not
+ * overlap (an application sharing one serialises its calls). Different
+ * contexts are independent and may be used at the same time from different
+ * threads, on the same device or not; they may share one binary cache
+ * directory, as may several processes. Functions that take no context
+ * (clt_status_string, clt_devices_list, clt_conv2d_output_shape, ...) are
+ * safe from any thread; clt_context_last_error(NULL) is per thread. The log
+ * callback runs on the thread that made the call. clt reads its environment
+ * variables (CLT_DEVICE, CLT_CACHE, CLT_CACHE_DIR, CLT_LOG,
+ * CLT_BUILD_OPTIONS) when a context is created; the application must not
+ * change them from another thread meanwhile.
  */
 #ifndef CLT_H
 #define CLT_H
@@ -210,7 +226,10 @@ typedef struct clt_context_options {
 
 /* Creates a context, an OpenCL context and an in-order queue on the selected
  * device. A selector that matches nothing returns CLT_STATUS_DEVICE_NOT_FOUND;
- * clt_context_last_error(NULL) then lists the devices that exist. */
+ * clt_context_last_error(NULL) then lists the devices that exist. An
+ * options->cache outside clt_cache_mode, or a cache path of 1024 bytes or
+ * more, returns CLT_STATUS_INVALID_VALUE. A cache directory that cannot be
+ * created or written is not an error: programs are then built each time. */
 CLT_API clt_status clt_context_create(const clt_context_options *opt, clt_context_t *out);
 
 /* Wraps an application's in-order queue. clt retains the queue, its context
@@ -273,8 +292,9 @@ typedef enum clt_transpose { CLT_NO_TRANS = 0, CLT_TRANS = 1 } clt_transpose;
 /* C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is m x k, op(B) is
  * k x n, C is m x n; lda, ldb, ldc are the row pitches of A, B, C as stored
  * (lda >= k without transpose, >= m with). Everything is validated before
- * anything is enqueued, buffer sizes included. With beta == 0, C need not
- * hold numbers beforehand. */
+ * anything is enqueued, buffer sizes included; each operand's offset plus
+ * extent stays below 2^31 floats (CLBlast's kernels index with int). C must
+ * not overlap A or B. With beta == 0, C need not hold numbers beforehand. */
 CLT_API clt_status clt_gemm(clt_context_t ctx, clt_transpose trans_a, clt_transpose trans_b,
                             size_t m, size_t n, size_t k, float alpha, clt_buf a, size_t lda,
                             clt_buf b, size_t ldb, float beta, clt_buf c, size_t ldc);
@@ -329,13 +349,21 @@ CLT_API const char *clt_conv_algo_name(clt_conv_algo algo);
 /* The algorithm called `name` (as above); CLT_STATUS_INVALID_VALUE if none. */
 CLT_API clt_status clt_conv_algo_from_name(const char *name, clt_conv_algo *out);
 
-/* Validates d and writes the output shape. On failure the reason is in
- * clt_context_last_error(NULL). */
+/* Validates d and writes the output shape (*y only on success). Fails with
+ * CLT_STATUS_NULL_ARGUMENT (d or y NULL), CLT_STATUS_INVALID_VALUE (a field
+ * out of range), CLT_STATUS_INVALID_SHAPE (groups not dividing c and k, or
+ * the dilated kernel larger than the padded input) or
+ * CLT_STATUS_SIZE_OVERFLOW (h + 2 pad_h or w + 2 pad_w, or the elements of
+ * x, w, y or the im2col matrix C kernel_h kernel_w N P Q, past 2^31 - 1).
+ * On failure the reason is in clt_context_last_error(NULL). */
 CLT_API clt_status clt_conv2d_output_shape(const clt_conv2d_desc *d, clt_shape *y);
 
 /* Validate-only: can `algo` run pass `op` of d on this context's device?
- * CLT_STATUS_NOT_SUPPORTED (with the reason) when the algorithm cannot take
- * these parameters. Enqueues nothing. */
+ * Checks d as clt_conv2d_output_shape does, op and algo against their
+ * enums (CLT_STATUS_INVALID_VALUE), then returns CLT_STATUS_NOT_SUPPORTED
+ * (with the reason) when the algorithm cannot take these parameters, or
+ * CLT_STATUS_SIZE_OVERFLOW when the workspace it needs for one image would
+ * exceed 2^31 floats. Enqueues nothing; buffers are checked by the call. */
 CLT_API clt_status clt_conv2d_check(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
                                     clt_conv_algo algo);
 
@@ -347,7 +375,9 @@ CLT_API clt_status clt_conv2d_workspace_size(clt_context_t ctx, const clt_conv2d
 
 /* y = act(conv(x, w) + bias). bias (K floats) is optional: {NULL, 0} for
  * none. workspace may be NULL (clt then uses a buffer of its own, kept in
- * the context) or a buffer of workspace_bytes. */
+ * the context) or a buffer of workspace_bytes, used from its start; that
+ * range must not overlap any operand (CLT_STATUS_INVALID_VALUE). The same
+ * holds for the workspaces of the backward passes. */
 CLT_API clt_status clt_conv2d_forward(clt_context_t ctx, const clt_conv2d_desc *d,
                                       clt_conv_algo algo, clt_buf x, clt_buf w, clt_buf bias,
                                       clt_activation act, clt_buf y, cl_mem workspace,

@@ -88,7 +88,8 @@ clt_status clt__cache_dir_resolve(const clt_context_options *opt, char *out, siz
     else
         return CLT_STATUS_SUCCESS; /* nowhere to cache: run without */
     if (n < 0 || (size_t)n >= cap)
-        return clt__fail(NULL, CLT_STATUS_INVALID_VALUE, "cache directory path is too long");
+        return clt__fail(NULL, CLT_STATUS_INVALID_VALUE,
+                         "cache directory path is too long (%d bytes; at most %zu)", n, cap - 1);
     *enabled = true;
     return CLT_STATUS_SUCCESS;
 }
@@ -113,9 +114,11 @@ unsigned char *clt__cache_load(clt_context_t ctx, const char *key, size_t *size)
     const char *keyhash = strrchr(key, '-') ? strrchr(key, '-') + 1 : key;
     ok = ok && strlen(keyhash) == 32 && !memcmp(h.key, keyhash, 32);
     if (ok && (bin = malloc((size_t)h.size + 1)) != NULL) {
-        /* exactly h.size bytes must follow, no more */
+        /* exactly h.size bytes must follow, no more; a short read leaves
+         * part of bin unset, so it is not hashed */
         ok = fread(bin, 1, (size_t)h.size + 1, f) == (size_t)h.size;
-        clt__hash_hex(bin, (size_t)h.size, hash);
+        if (ok)
+            clt__hash_hex(bin, (size_t)h.size, hash);
         ok = ok && !memcmp(hash, h.payload_hash, 32);
     }
     fclose(f);
@@ -126,6 +129,15 @@ unsigned char *clt__cache_load(clt_context_t ctx, const char *key, size_t *size)
     }
     *size = (size_t)h.size;
     return bin;
+}
+
+/* strerror may share one buffer between threads; contexts store entries
+ * from whichever threads use them. */
+const char *clt__errno_text(int err, char *buf, size_t cap)
+{
+    if (strerror_r(err, buf, cap) != 0)
+        snprintf(buf, cap, "error %d", err);
+    return buf;
 }
 
 static int mkdir_p(const char *dir)
@@ -147,8 +159,9 @@ int clt__cache_mkdir(clt_context_t ctx)
 {
     if (mkdir_p(ctx->cache_dir) == 0)
         return 0;
+    char err[128];
     clt__log(ctx, CLT_LOG_WARN, "cannot create cache directory %s: %s", ctx->cache_dir,
-             strerror(errno));
+             clt__errno_text(errno, err, sizeof err));
     return -1;
 }
 
@@ -178,7 +191,9 @@ void clt__cache_store(clt_context_t ctx, const char *key, const unsigned char *b
     if (f && fclose(f) != 0)
         ok = false;
     if (!ok || rename(tmp, path) != 0) {
-        clt__log(ctx, CLT_LOG_WARN, "cannot write cache entry %s: %s", path, strerror(errno));
+        char err[128];
+        clt__log(ctx, CLT_LOG_WARN, "cannot write cache entry %s: %s", path,
+                 clt__errno_text(errno, err, sizeof err));
         remove(tmp);
     }
 }

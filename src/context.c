@@ -224,6 +224,17 @@ static char *join_options(const char *a, const char *b)
     return s;
 }
 
+/* The options' own fields, before anything is made. opt may be NULL. */
+static clt_status check_options(const clt_context_options *opt)
+{
+    if (opt && (unsigned)opt->cache > CLT_CACHE_OFF)
+        return clt__fail(NULL, CLT_STATUS_INVALID_VALUE,
+                         "options->cache = %d: must be CLT_CACHE_DEFAULT (0), CLT_CACHE_ON (1) or "
+                         "CLT_CACHE_OFF (2)",
+                         (int)opt->cache);
+    return CLT_STATUS_SUCCESS;
+}
+
 /* Everything after the cl_context and queue exist. On failure the caller
  * destroys the half-made context. */
 static clt_status context_init(clt_context_t ctx, const clt_context_options *opt)
@@ -254,6 +265,7 @@ clt_status clt_context_create(const clt_context_options *opt, clt_context_t *out
         return clt__fail(NULL, CLT_STATUS_NULL_ARGUMENT, "out is NULL");
     *out = NULL;
     clt__clear_error(NULL);
+    CLT__CHECK(check_options(opt));
     const char *sel = opt && opt->device ? opt->device : getenv("CLT_DEVICE");
     clt_device_info info;
     CLT__CHECK(select_device(sel, &info));
@@ -306,6 +318,7 @@ clt_status clt_context_create_from_queue(cl_command_queue queue, const clt_conte
         return clt__fail(NULL, CLT_STATUS_NULL_ARGUMENT, "%s is NULL", out ? "queue" : "out");
     *out = NULL;
     clt__clear_error(NULL);
+    CLT__CHECK(check_options(opt));
     cl_context clctx = NULL;
     cl_device_id dev = NULL;
     cl_command_queue_properties qprops = 0;

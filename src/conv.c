@@ -27,6 +27,8 @@ static const char *const algo_names[CLT_CONV_ALGO_COUNT] = {
 /* Default cap on an operation's workspace when clt chooses it: larger
  * batches run in chunks. */
 #define WORKSPACE_LIMIT ((size_t)512 << 20)
+/* Kernels index the workspace with int: no pass may use more than this. */
+#define WORKSPACE_INDEX_LIMIT ((size_t)INT32_MAX * sizeof(float))
 
 const char *clt_conv_algo_name(clt_conv_algo algo)
 {
@@ -131,6 +133,13 @@ static clt_status validate_desc(clt_context_t ctx, const clt_conv2d_desc *d)
                          "the dilated kernel (%lld x %lld) is larger than the padded input (%lld x "
                          "%lld)",
                          eh, ew, ph, pw);
+    /* kernels compute positions in the padded input with int; this bound
+     * also keeps the output size, (ph - eh) / stride + 1, within int */
+    if (ph > INT32_MAX || pw > INT32_MAX)
+        return clt__fail(ctx, CLT_STATUS_SIZE_OVERFLOW,
+                         "the padded input (h + 2 pad_h = %lld, w + 2 pad_w = %lld) exceeds "
+                         "32-bit integers (max %d)",
+                         ph, pw, (int)INT32_MAX);
     int p, q;
     clt__conv_out_hw(d, &p, &q);
     /* every tensor, and every product a kernel forms, must index with int */
@@ -174,7 +183,7 @@ static clt_conv_algo heuristic(const clt_conv2d_desc *d, clt_conv_op op)
     if (cg * d->kernel_h * d->kernel_w < 16) /* depthwise and tiny: GEMM has nothing to chew */
         return CLT_CONV_ALGO_DIRECT;
     if (op == CLT_CONV_FORWARD && clt__conv_winograd.supports(d, op, why, sizeof why) &&
-        d->c >= 16 && d->k >= 16)
+        d->c >= 16 && d->k >= 16 && clt__conv_winograd.workspace(d, op, 1) <= WORKSPACE_INDEX_LIMIT)
         return CLT_CONV_ALGO_WINOGRAD_F2X3;
     return CLT_CONV_ALGO_IM2COL_GEMM;
 }
@@ -218,6 +227,12 @@ static clt_status resolve(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_
                          : op == CLT_CONV_BACKWARD_DATA ? "backward-data pass"
                                                         : "backward-weights pass",
                          impl ? why : "not implemented");
+    size_t one = workspace(impl, d, op, 1);
+    if (one > WORKSPACE_INDEX_LIMIT)
+        return clt__fail(ctx, CLT_STATUS_SIZE_OVERFLOW,
+                         "algorithm %s needs %zu bytes of workspace for one image; its kernels "
+                         "index the workspace with 32-bit integers (max %zu bytes)",
+                         clt_conv_algo_name(algo), one, WORKSPACE_INDEX_LIMIT);
     *out = impl;
     return CLT_STATUS_SUCCESS;
 }
@@ -249,6 +264,8 @@ clt_status clt_conv2d_check(clt_context_t ctx, const clt_conv2d_desc *d, clt_con
 static int chunk_for(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_conv_op op,
                      size_t bytes)
 {
+    if (bytes > WORKSPACE_INDEX_LIMIT)
+        bytes = WORKSPACE_INDEX_LIMIT;
     if (workspace(impl, d, op, d->n) <= bytes)
         return d->n;
     int lo = 0, hi = d->n; /* workspace(lo) fits, workspace(hi) does not */
@@ -316,32 +333,47 @@ static clt_status setup_workspace(clt_context_t ctx, const clt__conv_impl *impl,
     return CLT_STATUS_SUCCESS;
 }
 
-static clt_status check_args(clt_context_t ctx, clt_conv_op op, const clt__conv_args *a,
-                             size_t w_elems)
+/* The operands of pass `op` into t (4 at most); returns how many. */
+static int operands(clt_conv_op op, const clt__conv_args *a, size_t w_elems, clt__tensor_arg *t)
 {
     const clt_conv2d_desc *d = a->d;
     size_t nx = clt__conv_x_elems(d), ny = clt__conv_y_elems(d, a->p, a->q), nk = (size_t)d->k;
+    const size_t f = sizeof(float);
     if (op == CLT_CONV_FORWARD) {
-        if (a->act != CLT_ACTIVATION_NONE && a->act != CLT_ACTIVATION_RELU)
-            return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "act = %d is not a clt_activation",
-                             (int)a->act);
-        const clt__tensor_arg t[] = {{"x", a->x, nx, sizeof(float), false, false},
-                                     {"w", a->w, w_elems, sizeof(float), false, false},
-                                     {"bias", a->bias, nk, sizeof(float), false, true},
-                                     {"y", a->y, ny, sizeof(float), true, false}};
-        return clt__check_tensors(ctx, t, 4);
+        t[0] = (clt__tensor_arg){"x", a->x, nx, f, false, false};
+        t[1] = (clt__tensor_arg){"w", a->w, w_elems, f, false, false};
+        t[2] = (clt__tensor_arg){"bias", a->bias, nk, f, false, true};
+        t[3] = (clt__tensor_arg){"y", a->y, ny, f, true, false};
+        return 4;
     }
     if (op == CLT_CONV_BACKWARD_DATA) {
-        const clt__tensor_arg t[] = {{"dy", a->dy, ny, sizeof(float), false, false},
-                                     {"w", a->w, w_elems, sizeof(float), false, false},
-                                     {"dx", a->dx, nx, sizeof(float), true, false}};
-        return clt__check_tensors(ctx, t, 3);
+        t[0] = (clt__tensor_arg){"dy", a->dy, ny, f, false, false};
+        t[1] = (clt__tensor_arg){"w", a->w, w_elems, f, false, false};
+        t[2] = (clt__tensor_arg){"dx", a->dx, nx, f, true, false};
+        return 3;
     }
-    const clt__tensor_arg t[] = {{"x", a->x, nx, sizeof(float), false, false},
-                                 {"dy", a->dy, ny, sizeof(float), false, false},
-                                 {"dw", a->dw, w_elems, sizeof(float), true, false},
-                                 {"dbias", a->dbias, nk, sizeof(float), true, true}};
-    return clt__check_tensors(ctx, t, 4);
+    t[0] = (clt__tensor_arg){"x", a->x, nx, f, false, false};
+    t[1] = (clt__tensor_arg){"dy", a->dy, ny, f, false, false};
+    t[2] = (clt__tensor_arg){"dw", a->dw, w_elems, f, true, false};
+    t[3] = (clt__tensor_arg){"dbias", a->dbias, nk, f, true, true};
+    return 4;
+}
+
+/* The tensors, and a caller's workspace apart from all of them: the
+ * algorithms scribble on it. */
+static clt_status check_args(clt_context_t ctx, clt_conv_op op, const clt__conv_args *a,
+                             size_t w_elems, cl_mem ws, size_t ws_bytes)
+{
+    if (op == CLT_CONV_FORWARD && a->act != CLT_ACTIVATION_NONE && a->act != CLT_ACTIVATION_RELU)
+        return clt__fail(ctx, CLT_STATUS_INVALID_VALUE, "act = %d is not a clt_activation",
+                         (int)a->act);
+    clt__tensor_arg t[4];
+    int n = operands(op, a, w_elems, t);
+    CLT__CHECK(clt__check_tensors(ctx, t, n));
+    const clt__tensor_arg wa = {"workspace", {ws, 0}, ws_bytes, 1, true, true};
+    for (int i = 0; i < n && ws; i++)
+        CLT__CHECK(clt__check_disjoint(ctx, &wa, &t[i]));
+    return CLT_STATUS_SUCCESS;
 }
 
 /* Checks the tensors, sets up the workspace and runs the algorithm. */
@@ -349,7 +381,7 @@ static clt_status run(clt_context_t ctx, const clt__conv_impl *impl, clt_conv_op
                       clt__conv_args *a, size_t w_elems, cl_mem ws, size_t ws_bytes)
 {
     clt__conv_out_hw(a->d, &a->p, &a->q);
-    CLT__CHECK(check_args(ctx, op, a, w_elems));
+    CLT__CHECK(check_args(ctx, op, a, w_elems, ws, ws_bytes));
     CLT__CHECK(setup_workspace(ctx, impl, a->d, op, ws, ws_bytes, a));
     switch (op) {
     case CLT_CONV_FORWARD:
@@ -417,7 +449,7 @@ clt_status clt_conv2d_weights_create(clt_context_t ctx, const clt_conv2d_desc *d
     const clt__conv_impl *impl;
     CLT__CHECK(resolve(ctx, d, CLT_CONV_FORWARD, algo, &impl));
     size_t n_w = clt__conv_w_elems(d);
-    CLT__CHECK(clt__check_buf(ctx, w, n_w, "w"));
+    CLT__CHECK(clt__check_tensor(ctx, w, n_w, sizeof(float), "w"));
     struct clt_conv2d_weights *pw = calloc(1, sizeof *pw);
     if (!pw)
         return clt__fail(ctx, CLT_STATUS_OUT_OF_HOST_MEMORY, "allocating prepared weights");

@@ -4,6 +4,45 @@
 
 #include <clblast_c.h>
 
+/* CLBlast keeps process-wide caches of compiled routines. Before 1.6.1, a
+ * CLBlast built as C++14 or later fails a call (kUnexpectedError) when two
+ * threads compile the same routine at once (CLBlast issue #486), which clt's
+ * thread model (contexts used from several threads at once) allows: there,
+ * calls into CLBlast take one process-wide lock. They only enqueue work
+ * (and compile once), so little is serialised. */
+#if CLBLAST_VERSION_MAJOR * 10000 + CLBLAST_VERSION_MINOR * 100 + CLBLAST_VERSION_PATCH < 10601
+#if defined(_WIN32)
+#include <windows.h>
+static SRWLOCK clblast_lock = SRWLOCK_INIT;
+static void clblast_enter(void)
+{
+    AcquireSRWLockExclusive(&clblast_lock);
+}
+static void clblast_leave(void)
+{
+    ReleaseSRWLockExclusive(&clblast_lock);
+}
+#else
+#include <pthread.h>
+static pthread_mutex_t clblast_lock = PTHREAD_MUTEX_INITIALIZER;
+static void clblast_enter(void)
+{
+    pthread_mutex_lock(&clblast_lock);
+}
+static void clblast_leave(void)
+{
+    pthread_mutex_unlock(&clblast_lock);
+}
+#endif
+#else
+static void clblast_enter(void)
+{
+}
+static void clblast_leave(void)
+{
+}
+#endif
+
 static clt_status clblast_status(clt_context_t ctx, CLBlastStatusCode code, const char *what)
 {
     if (code == CLBlastSuccess)
@@ -22,6 +61,7 @@ static CLBlastTranspose blas_trans(clt_transpose t)
 static clt_status clblast_run(clt_context_t ctx, const clt__gemm_desc *g)
 {
     CLBlastStatusCode code;
+    clblast_enter();
     if (g->batch <= 1)
         code = CLBlastSgemm(CLBlastLayoutRowMajor, blas_trans(g->ta), blas_trans(g->tb), g->m, g->n,
                             g->k, g->alpha, g->a, g->a_off, g->lda, g->b, g->b_off, g->ldb, g->beta,
@@ -31,6 +71,7 @@ static clt_status clblast_run(clt_context_t ctx, const clt__gemm_desc *g)
             CLBlastLayoutRowMajor, blas_trans(g->ta), blas_trans(g->tb), g->m, g->n, g->k, g->alpha,
             g->a, g->a_off, g->lda, g->a_stride, g->b, g->b_off, g->ldb, g->b_stride, g->beta, g->c,
             g->c_off, g->ldc, g->c_stride, g->batch, &ctx->queue, NULL);
+    clblast_leave();
     return clblast_status(ctx, code, "CLBlast SGEMM");
 }
 
@@ -65,7 +106,8 @@ static clt_status check_operand(clt_context_t ctx, const char *name, clt_buf buf
         return clt__fail(ctx, CLT_STATUS_SIZE_OVERFLOW, "%s: %zu rows x ld %zu overflows", name,
                          rows, ld);
     char what[8] = {name[0], '\0'};
-    return clt__check_buf(ctx, buf, *extent, what);
+    /* CLBlast hands offsets and sizes to its kernels as int */
+    return clt__check_tensor(ctx, buf, *extent, sizeof(float), what);
 }
 
 clt_status clt_gemm(clt_context_t ctx, clt_transpose trans_a, clt_transpose trans_b, size_t m,

@@ -181,7 +181,9 @@ void clt__programs_release(clt_context_t ctx);
 void clt__perfdb_release(clt_context_t ctx);
 
 /* Test hook: replaces the source of one program (NULL restores the embedded
- * one). Used by the suite to prove that build logs surface. */
+ * one). Used by the suite to prove that build logs surface. It is the one
+ * piece of process-wide mutable state in clt and is not thread-safe: only
+ * for single-threaded tests, never called by the library itself. */
 void clt__override_source(const char *name, const char *source);
 
 /* Binary cache (cache.c). The key covers everything that can change the
@@ -191,6 +193,8 @@ clt_status clt__cache_dir_resolve(const clt_context_options *opt, char *out, siz
 /* Returns a malloc'd binary or NULL when absent or not trustworthy. */
 unsigned char *clt__cache_load(clt_context_t ctx, const char *key, size_t *size);
 void clt__cache_store(clt_context_t ctx, const char *key, const unsigned char *bin, size_t size);
+/* strerror, thread-safely, into buf. */
+const char *clt__errno_text(int err, char *buf, size_t cap);
 /* Creates the cache directory (and its parents); 0 on success. */
 int clt__cache_mkdir(clt_context_t ctx);
 /* 128-bit hash of a string as 32 hex characters (+NUL). */

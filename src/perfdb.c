@@ -164,7 +164,9 @@ static void save(clt_context_t ctx)
     if (f && fclose(f) != 0)
         ok = false;
     if (!ok || rename(tmp, path) != 0) {
-        clt__log(ctx, CLT_LOG_WARN, "cannot write perf-db %s: %s", path, strerror(errno));
+        char err[128];
+        clt__log(ctx, CLT_LOG_WARN, "cannot write perf-db %s: %s", path,
+                 clt__errno_text(errno, err, sizeof err));
         remove(tmp);
     }
 }

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-/* Test hook: one overridden source at a time. */
+/* Test hook: one overridden source at a time (single-threaded tests only;
+ * see internal.h). */
 static const char *override_name;
 static const char *override_text;
 

@@ -24,6 +24,12 @@ clt_status clt__check_buf_bytes(clt_context_t ctx, clt_buf buf, size_t elements,
     if (owner != ctx->cl)
         return clt__fail(ctx, CLT_STATUS_CONTEXT_MISMATCH,
                          "%s: the buffer belongs to another OpenCL context", what);
+    cl_mem_object_type type = CL_MEM_OBJECT_BUFFER;
+    clGetMemObjectInfo(buf.mem, CL_MEM_TYPE, sizeof type, &type, NULL);
+    if (type != CL_MEM_OBJECT_BUFFER)
+        return clt__fail(ctx, CLT_STATUS_CL_INVALID_MEM_OBJECT,
+                         "%s: an image (cl_mem_object_type 0x%x), not a buffer", what,
+                         (unsigned)type);
     size_t bytes = 0;
     clGetMemObjectInfo(buf.mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
     size_t need = 0;

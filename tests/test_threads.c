@@ -1,0 +1,415 @@
+/* Thread safety as clt.h states it: contexts are independent and may be used
+ * from different threads at once. N threads (CLT_THREADS, default 4), each
+ * with its own context, run convolutions (forward, backward data, backward
+ * weights, every algorithm that takes the case) and pooling (max and
+ * average, forward and backward) for M iterations (CLT_THREADS_ITERS,
+ * default 3), checking every result against the host reference. The threads
+ * start together on an empty binary cache, so context creation, kernel
+ * builds, cache writes and CLBlast's first compilations overlap too. The CI
+ * runs this suite under ThreadSanitizer (-DCLT_TSAN=ON).
+ *
+ * CMocka's checks are not thread-safe (they longjmp): workers record their
+ * first failure as text and the main thread fails the test with it. */
+#define _POSIX_C_SOURCE 200809L
+#include "conv_cases.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct worker {
+    pthread_t thread;
+    pthread_barrier_t *start;
+    int id, iters;
+    const char *cache_dir;
+    clt_context_t ctx;
+    uint64_t rng;
+    int checked;     /* results compared with the reference */
+    char error[600]; /* the first failure; "" when none */
+} worker;
+
+static bool failed(worker *w, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static bool failed(worker *w, const char *fmt, ...)
+{
+    if (!w->error[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(w->error, sizeof w->error, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+static bool ok(worker *w, clt_status st, const char *what)
+{
+    if (st == CLT_STATUS_SUCCESS)
+        return true;
+    return failed(w, "%s: %s: %s", what, clt_status_name(st), clt_context_last_error(w->ctx));
+}
+
+/* A device copy of n elements of `bytes` each (host NULL: NaN garbage). */
+static cl_mem upload(worker *w, const void *host, size_t n, size_t bytes)
+{
+    void *garbage = NULL;
+    if (!host) {
+        garbage = malloc(n * bytes);
+        if (!garbage)
+            return NULL;
+        for (size_t i = 0; i < n * bytes / sizeof(float); i++)
+            ((float *)garbage)[i] = NAN;
+        host = garbage;
+    }
+    cl_int err;
+    cl_mem m =
+        clCreateBuffer(clt_context_cl_context(w->ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+                       n * bytes, (void *)host, &err);
+    free(garbage);
+    if (err != CL_SUCCESS) {
+        failed(w, "clCreateBuffer(%zu bytes): %d", n * bytes, (int)err);
+        return NULL;
+    }
+    return m;
+}
+
+static bool download(worker *w, cl_mem m, void *host, size_t bytes)
+{
+    cl_int err =
+        clEnqueueReadBuffer(clt_context_queue(w->ctx), m, CL_TRUE, 0, bytes, host, 0, NULL, NULL);
+    return err == CL_SUCCESS || failed(w, "clEnqueueReadBuffer: %d", (int)err);
+}
+
+/* Reads n floats of m and compares them with want (|err| <= atol + rtol |want|). */
+static bool expect(worker *w, const char *what, cl_mem m, const double *want, size_t n, double atol,
+                   double rtol)
+{
+    float *got = malloc(n * sizeof *got);
+    bool good = got && download(w, m, got, n * sizeof *got);
+    for (size_t i = 0; good && i < n; i++)
+        if (!(fabs((double)got[i] - want[i]) <= atol + rtol * fabs(want[i])))
+            good = failed(w, "%s[%zu]: got %.9g, want %.9g", what, i, (double)got[i], want[i]);
+    free(got);
+    w->checked += good;
+    return good;
+}
+
+static void release(cl_mem *m, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (m[i])
+            clReleaseMemObject(m[i]);
+}
+
+/* ---- convolution ---- */
+
+static const ref_conv conv_cases[] = {
+    /* n  c  h  w  k  r  s  ph pw sh sw dh dw g */
+    {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1}, /* 3x3 same: Winograd too */
+    {2, 4, 5, 5, 6, 1, 1, 0, 0, 1, 1, 1, 1, 2}, /* 1x1 grouped: GEMM_1X1 too */
+    {1, 3, 9, 8, 5, 3, 3, 1, 1, 2, 2, 1, 1, 1}, /* strided */
+    {2, 4, 6, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4}, /* depthwise */
+    {1, 2, 8, 8, 3, 3, 3, 2, 2, 1, 1, 2, 2, 1}, /* dilated */
+};
+#define N_CONV_CASES ((int)(sizeof conv_cases / sizeof conv_cases[0]))
+
+/* Host data and references of one convolution case. */
+typedef struct conv_data {
+    size_t nx, nw, ny, nk;
+    float *x, *w, *bias, *dy;
+    double *y, *dx, *dw, *dbias;
+} conv_data;
+
+static bool conv_data_make(worker *w, const ref_conv *r, int relu, conv_data *t)
+{
+    int p, q;
+    ref_conv_out_hw(r, &p, &q);
+    t->nx = (size_t)r->n * r->c * r->h * r->w;
+    t->nw = (size_t)r->k * (r->c / r->groups) * r->r * r->s;
+    t->ny = (size_t)r->n * r->k * p * q;
+    t->nk = (size_t)r->k;
+    t->x = malloc(t->nx * sizeof(float));
+    t->w = malloc(t->nw * sizeof(float));
+    t->bias = malloc(t->nk * sizeof(float));
+    t->dy = malloc(t->ny * sizeof(float));
+    t->y = malloc(t->ny * sizeof(double));
+    t->dx = malloc(t->nx * sizeof(double));
+    t->dw = malloc(t->nw * sizeof(double));
+    t->dbias = malloc(t->nk * sizeof(double));
+    if (!t->x || !t->w || !t->bias || !t->dy || !t->y || !t->dx || !t->dw || !t->dbias)
+        return failed(w, "out of host memory");
+    /* integers: every algorithm but Winograd is exact */
+    tu_fill_int(t->x, t->nx, -3, 3, &w->rng);
+    tu_fill_int(t->w, t->nw, -2, 2, &w->rng);
+    tu_fill_int(t->bias, t->nk, -4, 4, &w->rng);
+    tu_fill_int(t->dy, t->ny, -3, 3, &w->rng);
+    ref_conv2d_forward(r, t->x, t->w, t->bias, relu, t->y);
+    ref_conv2d_backward_data(r, t->dy, t->w, t->dx);
+    ref_conv2d_backward_weights(r, t->x, t->dy, t->dw, t->dbias);
+    return true;
+}
+
+static void conv_data_free(conv_data *t)
+{
+    free(t->x);
+    free(t->w);
+    free(t->bias);
+    free(t->dy);
+    free(t->y);
+    free(t->dx);
+    free(t->dw);
+    free(t->dbias);
+}
+
+/* Runs the passes of case r that `algo` supports and checks them. */
+static bool conv_run(worker *w, const ref_conv *r, clt_conv_algo algo, const conv_data *t, int relu)
+{
+    clt_conv2d_desc d = cc_desc(r);
+    double atol = algo == CLT_CONV_ALGO_WINOGRAD_F2X3 ? 1e-4 * 9 * (r->c + r->k) : 0;
+    char what[200];
+    cc_describe(r, algo, what, sizeof what);
+    enum { X, W, B, DY, Y, DX, DW, DB, NBUF };
+    cl_mem m[NBUF] = {0};
+    m[X] = upload(w, t->x, t->nx, sizeof(float));
+    m[W] = upload(w, t->w, t->nw, sizeof(float));
+    m[B] = upload(w, t->bias, t->nk, sizeof(float));
+    m[DY] = upload(w, t->dy, t->ny, sizeof(float));
+    m[Y] = upload(w, NULL, t->ny, sizeof(float));
+    m[DX] = upload(w, NULL, t->nx, sizeof(float));
+    m[DW] = upload(w, NULL, t->nw, sizeof(float));
+    m[DB] = upload(w, NULL, t->nk, sizeof(float));
+    bool good = !w->error[0];
+    for (int op = CLT_CONV_FORWARD; good && op <= CLT_CONV_BACKWARD_WEIGHTS; op++) {
+        clt_status st = clt_conv2d_check(w->ctx, &d, (clt_conv_op)op, algo);
+        if (st == CLT_STATUS_NOT_SUPPORTED)
+            continue;
+        good = ok(w, st, what);
+        if (good && op == CLT_CONV_FORWARD)
+            good = ok(w,
+                      clt_conv2d_forward(w->ctx, &d, algo, (clt_buf){m[X], 0}, (clt_buf){m[W], 0},
+                                         (clt_buf){m[B], 0},
+                                         relu ? CLT_ACTIVATION_RELU : CLT_ACTIVATION_NONE,
+                                         (clt_buf){m[Y], 0}, NULL, 0),
+                      what) &&
+                   expect(w, what, m[Y], t->y, t->ny, atol, 1e-6);
+        if (good && op == CLT_CONV_BACKWARD_DATA)
+            good = ok(w,
+                      clt_conv2d_backward_data(w->ctx, &d, algo, (clt_buf){m[DY], 0},
+                                               (clt_buf){m[W], 0}, (clt_buf){m[DX], 0}, NULL, 0),
+                      what) &&
+                   expect(w, what, m[DX], t->dx, t->nx, atol, 1e-6);
+        if (good && op == CLT_CONV_BACKWARD_WEIGHTS)
+            good = ok(w,
+                      clt_conv2d_backward_weights(w->ctx, &d, algo, (clt_buf){m[X], 0},
+                                                  (clt_buf){m[DY], 0}, (clt_buf){m[DW], 0},
+                                                  (clt_buf){m[DB], 0}, NULL, 0),
+                      what) &&
+                   expect(w, what, m[DW], t->dw, t->nw, 0, 0) &&
+                   expect(w, what, m[DB], t->dbias, t->nk, 0, 0);
+    }
+    release(m, NBUF);
+    return good;
+}
+
+static bool conv_iteration(worker *w, int iter)
+{
+    static const clt_conv_algo algos[] = CC_ALGOS;
+    const ref_conv *r = &conv_cases[(w->id + iter) % N_CONV_CASES];
+    int relu = (w->id + iter) % 2;
+    conv_data t = {0};
+    bool good = conv_data_make(w, r, relu, &t);
+    for (size_t a = 0; good && a < sizeof algos / sizeof algos[0]; a++)
+        good = conv_run(w, r, algos[a], &t, relu);
+    conv_data_free(&t);
+    return good;
+}
+
+/* ---- pooling ---- */
+
+static const ref_pool pool_cases[] = {
+    /* n c h w max kh kw sh sw ph pw ceil include_pad */
+    {2, 3, 7, 6, 1, 3, 3, 2, 2, 1, 1, 0, 0},
+    {1, 4, 8, 9, 0, 2, 3, 2, 1, 1, 1, 1, 1},
+    {2, 2, 5, 5, 0, 3, 3, 1, 1, 1, 1, 0, 0},
+    {1, 3, 9, 7, 1, 2, 2, 2, 2, 0, 0, 1, 0},
+};
+#define N_POOL_CASES ((int)(sizeof pool_cases / sizeof pool_cases[0]))
+
+static bool pool_iteration(worker *w, int iter)
+{
+    const ref_pool *p = &pool_cases[(w->id + iter) % N_POOL_CASES];
+    clt_pool2d_desc d = {.n = p->n,
+                         .c = p->c,
+                         .h = p->h,
+                         .w = p->w,
+                         .mode = p->max ? CLT_POOL_MAX : CLT_POOL_AVG,
+                         .kernel_h = p->kh,
+                         .kernel_w = p->kw,
+                         .stride_h = p->sh,
+                         .stride_w = p->sw,
+                         .pad_h = p->ph,
+                         .pad_w = p->pw,
+                         .ceil_mode = p->ceil_mode,
+                         .count_include_pad = p->include_pad};
+    clt_shape s;
+    if (!ok(w, clt_pool2d_output_shape(&d, &s), "clt_pool2d_output_shape"))
+        return false;
+    size_t nx = (size_t)p->n * p->c * p->h * p->w, ny = (size_t)s.n * s.c * s.h * s.w;
+    float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+    double *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx);
+    int *arg = malloc(ny * sizeof *arg), *got_arg = malloc(ny * sizeof *got_arg);
+    enum { X, DY, Y, ARG, DX, NBUF };
+    cl_mem m[NBUF] = {0};
+    bool good = x && dy && y && dx && arg && got_arg;
+    if (good) {
+        tu_fill_int(x, nx, -5, 5, &w->rng);
+        tu_fill_int(dy, ny, -3, 3, &w->rng);
+        ref_pool2d_forward(p, x, y, arg);
+        ref_pool2d_backward(p, dy, arg, dx);
+        m[X] = upload(w, x, nx, sizeof(float));
+        m[DY] = upload(w, dy, ny, sizeof(float));
+        m[Y] = upload(w, NULL, ny, sizeof(float));
+        m[ARG] = upload(w, NULL, ny, sizeof(cl_int));
+        m[DX] = upload(w, NULL, nx, sizeof(float));
+        good = !w->error[0];
+    } else {
+        failed(w, "out of host memory");
+    }
+    clt_buf argmax = p->max ? (clt_buf){m[ARG], 0} : (clt_buf){NULL, 0};
+    double tol = p->max ? 0 : 1e-6; /* averages divide */
+    good = good &&
+           ok(w, clt_pool2d_forward(w->ctx, &d, (clt_buf){m[X], 0}, (clt_buf){m[Y], 0}, argmax),
+              "clt_pool2d_forward") &&
+           expect(w, "pool y", m[Y], y, ny, tol, tol);
+    if (good && p->max) {
+        good = download(w, m[ARG], got_arg, ny * sizeof *got_arg);
+        for (size_t i = 0; good && i < ny; i++)
+            if (got_arg[i] != arg[i])
+                good = failed(w, "argmax[%zu]: got %d, want %d", i, got_arg[i], arg[i]);
+    }
+    good = good &&
+           ok(w, clt_pool2d_backward(w->ctx, &d, (clt_buf){m[DY], 0}, argmax, (clt_buf){m[DX], 0}),
+              "clt_pool2d_backward") &&
+           expect(w, "pool dx", m[DX], dx, nx, tol, tol);
+    release(m, NBUF);
+    free(x);
+    free(dy);
+    free(y);
+    free(dx);
+    free(arg);
+    free(got_arg);
+    return good;
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    pthread_barrier_wait(w->start); /* contexts are created at the same time */
+    clt_context_options opt = {.cache_dir = w->cache_dir};
+    if (!ok(w, clt_context_create(&opt, &w->ctx), "clt_context_create"))
+        return NULL;
+    for (int i = 0; i < w->iters; i++)
+        if (!conv_iteration(w, i) || !pool_iteration(w, i))
+            break;
+    clt_context_destroy(w->ctx);
+    return NULL;
+}
+
+static int env_int(const char *name, int fallback)
+{
+    const char *v = getenv(name);
+    int n = v ? atoi(v) : 0;
+    return n > 0 ? n : fallback;
+}
+
+/* Cache entries (*.bin) in dir. */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        n += len > 4 && !strcmp(e->d_name + len - 4, ".bin");
+    }
+    closedir(d);
+    return n;
+}
+
+/* An empty directory for this run's binary cache. */
+static void fresh_cache_dir(char *out, size_t cap)
+{
+    const char *base = getenv("CLT_TEST_TMP");
+    if (base)
+        mkdir(base, 0755);
+    snprintf(out, cap, "%s/threads-XXXXXX", base ? base : "/tmp");
+    assert_non_null(mkdtemp(out));
+}
+
+static void test_contexts_in_parallel(void **state)
+{
+    (void)state;
+    clt_context_t probe = NULL;
+    if (tu_context(&probe) != 0)
+        skip();
+    clt_context_destroy(probe);
+    char dir[512];
+    fresh_cache_dir(dir, sizeof dir);
+    int n = env_int("CLT_THREADS", 4), iters = env_int("CLT_THREADS_ITERS", 3);
+    worker *w = calloc((size_t)n, sizeof *w);
+    assert_non_null(w);
+    pthread_barrier_t start;
+    assert_int_equal(pthread_barrier_init(&start, NULL, (unsigned)n), 0);
+    for (int i = 0; i < n; i++) {
+        w[i] = (worker){.start = &start, .id = i, .iters = iters, .cache_dir = dir};
+        w[i].rng = 0x1234567ull + 7919ull * (uint64_t)i;
+        assert_int_equal(pthread_create(&w[i].thread, NULL, work, &w[i]), 0);
+    }
+    int checked = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(w[i].thread, NULL);
+        checked += w[i].checked;
+    }
+    pthread_barrier_destroy(&start);
+    for (int i = 0; i < n; i++)
+        if (w[i].error[0]) {
+            char msg[700];
+            snprintf(msg, sizeof msg, "thread %d: %s", i, w[i].error);
+            free(w);
+            fail_msg("%s", msg);
+        }
+    print_message("%d threads x %d iterations: %d results equal to the host reference\n", n, iters,
+                  checked);
+    for (int i = 0; i < n; i++)
+        assert_true(w[i].checked > 0);
+    free(w);
+
+    /* the cache the threads filled together holds only sound entries: each
+     * program they built loads from it (the others are built now) */
+    int entries = count_entries(dir);
+    clt_context_options opt = {.cache_dir = dir};
+    clt_context_t ctx = NULL;
+    TU_OK(NULL, clt_context_create(&opt, &ctx));
+    clt_load_stats s;
+    TU_OK(ctx, clt_context_load_kernels(ctx, &s));
+    assert_true(entries > 0);
+    assert_int_equal(s.cache_hits, entries);
+    assert_int_equal(s.cache_misses, s.programs - entries);
+    clt_context_destroy(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_contexts_in_parallel),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

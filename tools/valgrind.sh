@@ -1,0 +1,39 @@
+#!/bin/sh
+# Runs test suites of a built tree under valgrind's memcheck: any invalid
+# access, use of an uninitialised value or definite leak fails the run.
+# tests/valgrind.supp holds the few reports from outside clt (each entry
+# says why).
+#   tools/valgrind.sh [build-dir] [suite[:cmocka-test-pattern]...]
+# Run the suite normally first (tools/test.sh): under valgrind a kernel build
+# through PoCL's LLVM takes a minute, so the clt binary cache of the build
+# tree ($build/test-cache, the one ctest uses) and PoCL's own kernel cache
+# must be warm. The default is every suite but test_threads (valgrind runs
+# one thread at a time; ThreadSanitizer covers it) and, of test_cache, only
+# the damaged-entries case (its other cases rebuild every program on
+# purpose: six minutes under valgrind); the fuzz suite runs fewer sets.
+set -eu
+cd "$(dirname "$0")/.."
+build=${1:-build}
+[ $# -gt 0 ] && shift
+suites=${*:-"test_status test_context test_cache:test_bad_entries_are_rebuilt test_gemm \
+test_conv test_conv_backward test_pool test_nn test_nn_loss test_errors test_fuzz"}
+export CLT_CACHE_DIR="$PWD/$build/test-cache"
+export CLT_TEST_TMP="$PWD/$build/test-tmp"
+export CLT_FUZZ_ITERS="${CLT_FUZZ_ITERS:-10000}"
+export CLT_FUZZ_RUNS="${CLT_FUZZ_RUNS:-30}"
+status=0
+for t in $suites; do
+    name=${t%%:*}
+    filter=${t#"$name"}
+    filter=${filter#:}
+    start=$(date +%s)
+    if CLT_TEST_FILTER="$filter" valgrind --leak-check=full --errors-for-leak-kinds=definite \
+        --error-exitcode=1 --suppressions=tests/valgrind.supp --quiet "$build/tests/$name" \
+        >"$build/valgrind-$name.log" 2>&1; then
+        echo "valgrind: $t clean ($(($(date +%s) - start)) s)"
+    else
+        echo "valgrind: $t FAILED ($(($(date +%s) - start)) s); log: $build/valgrind-$name.log" >&2
+        status=1
+    fi
+done
+exit $status
