@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 [ $# -gt 0 ] && shift
 suites=${*:-"test_status test_context test_cache:test_bad_entries_are_rebuilt test_gemm \
-test_conv test_conv_backward test_pool test_nn test_nn_loss test_errors test_fuzz"}
+test_gemm_batch test_conv test_conv_backward test_pool test_nn test_nn_loss test_find test_npy \
+test_gpu_paths test_errors test_fuzz"}
 export CLT_CACHE_DIR="$PWD/$build/test-cache"
 export CLT_TEST_TMP="$PWD/$build/test-tmp"
 export CLT_FUZZ_ITERS="${CLT_FUZZ_ITERS:-10000}"
