@@ -1,6 +1,6 @@
 /* The kernels clt picks on GPUs, run here on whatever device there is:
  * a context that claims not to be a CPU takes the GPU-shaped variants
- * (im2col, col2im and Winograd transforms by element, CLBlast GEMM), which must agree with the
+ * (direct, im2col, col2im and Winograd transforms by element, CLBlast GEMM), which must agree with the
  * reference as the CPU-shaped ones do. */
 #include "conv_cases.h"
 #include "internal.h"
@@ -82,12 +82,14 @@ static void test_gpu_shaped_kernels(void **state)
     ctx->gemm.own = false; /* CLBlast, as on GPUs */
     for (int i = 0; i < cc_edge_count; i++) {
         check_forward(ctx, &cc_edge_cases[i], CLT_CONV_ALGO_IM2COL_GEMM);
+        check_forward(ctx, &cc_edge_cases[i], CLT_CONV_ALGO_DIRECT);
         check_backward_data(ctx, &cc_edge_cases[i]);
     }
     uint64_t s = 99;
     for (int i = 0; i < 20; i++) {
         ref_conv r = cc_random_case(&s);
         check_forward(ctx, &r, CLT_CONV_ALGO_IM2COL_GEMM);
+        check_forward(ctx, &r, CLT_CONV_ALGO_DIRECT);
         check_backward_data(ctx, &r);
     }
     clt_context_destroy(ctx);
