@@ -7,6 +7,7 @@
 static const cmd commands[] = {
     {"devices", "list every OpenCL platform and device", cmd_devices},
     {"info", "show the selected device and the cost of loading clt's kernels", cmd_info},
+    {"train", "train a small CNN on Fashion-MNIST with clt", cmd_train},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -17,6 +17,7 @@ typedef struct cmd {
 
 int cmd_devices(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* Is argv[i] "--help" or "-h"? */
 int is_help(const char *arg);
