@@ -437,7 +437,6 @@ static void test_seeded_run(void **state)
     idx_free(&test);
 }
 
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {

@@ -247,6 +247,7 @@ static void test_bad_dims(void **state)
     const uint32_t cases[][3] = {
         {65536, 65536, 65536}, /* 2^48 elements */
         {0xffffffffu, 1, 1},   /* a dimension past 2^31 */
+        {1u << 31, 1, 1},      /* one past the int range */
         {2, 1u << 30, 2},      /* the product just past the limit */
         {0, 28, 28},           /* empty */
         {3, 0, 28},

@@ -16,7 +16,7 @@ typedef struct idx_set {
 
 /* Largest element count an idx file may declare (the product of its
  * dimensions); larger headers are refused before anything is allocated. */
-#define IDX_MAX_ELEMENTS ((size_t)1 << 31)
+#define IDX_MAX_ELEMENTS ((size_t)INT32_MAX)
 
 /* Reads an unsigned-byte idx file of the given rank (1 for labels, 3 for
  * images): dims receives rank dimensions, *data a malloc'd array of their

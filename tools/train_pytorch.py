@@ -84,6 +84,14 @@ def run_epoch(model, x, y, batch, opt=None, generator=None):
     return total_loss / len(x), 100.0 * correct / len(x), time.perf_counter() - start
 
 
+def profile(model, x, y, batch, opt, steps):
+    """Per-operator times of `steps` training steps, like `cltool train --profile`."""
+    run_epoch(model, x[:batch * 5], y[:batch * 5], batch, opt)  # warm-up
+    with torch.autograd.profiler.profile() as prof:
+        run_epoch(model, x[:batch * steps], y[:batch * steps], batch, opt)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
@@ -94,6 +102,8 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--limit", type=int, default=0, help="first N training images only")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                   help="time STEPS training steps per operator (forward and backward), then stop")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -108,6 +118,9 @@ def main():
     print(f"device=\"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads\" "
           f"params={sum(t.numel() for t in model.parameters())} train={len(x)} test={len(tx)} "
           f"batch={a.batch} lr={a.lr:g} momentum={a.momentum:g} seed={a.seed}", flush=True)
+    if a.profile:
+        profile(model, x, y, a.batch, opt, a.profile)
+        return
     for epoch in range(1, a.epochs + 1):
         loss, acc, secs = run_epoch(model, x, y, a.batch, opt, shuffle)
         test_loss, test_acc, test_secs = run_epoch(model, tx, ty, a.batch)
