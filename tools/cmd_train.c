@@ -289,10 +289,18 @@ typedef struct run_state {
     history h;
 } run_state;
 
+/* The training images used: all, or the first --limit. */
+static int train_count(const run_state *r)
+{
+    return r->o.limit && r->o.limit < r->train.count ? r->o.limit : r->train.count;
+}
+
 static int setup_model(run_state *r)
 {
-    const idx_set *shape = &r->test;
-    cnn_config cfg = cnn_default_config(shape->rows, shape->cols, r->o.batch, r->o.algo);
+    /* no batch needs more room than the larger set holds */
+    int most = r->test.count > train_count(r) ? r->test.count : train_count(r);
+    int batch = r->o.batch < most ? r->o.batch : most;
+    cnn_config cfg = cnn_default_config(r->test.rows, r->test.cols, batch, r->o.algo);
     clt_status st = cnn_create(r->ctx, &cfg, &r->net);
     if (st != CLT_STATUS_SUCCESS)
         return fail(r->ctx, st, "creating the network");
@@ -338,12 +346,6 @@ static void history_free(history *h)
     free(h->test_loss);
     free(h->train_acc);
     free(h->test_acc);
-}
-
-/* The training images used: all, or the first --limit. */
-static int train_count(const run_state *r)
-{
-    return r->o.limit && r->o.limit < r->train.count ? r->o.limit : r->train.count;
 }
 
 static int train_epochs(run_state *r)
