@@ -10,6 +10,7 @@ static const cmd commands[] = {
     {"bench", "time and verify clt's algorithms side by side, with a peer", cmd_bench},
     {"tune", "measure the algorithms on a preset's shapes and fill the perf-db", cmd_tune},
     {"run", "run one operation on tensors in NumPy .npy files", cmd_run},
+    {"train", "train a small CNN on Fashion-MNIST with clt", cmd_train},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

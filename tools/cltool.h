@@ -20,6 +20,7 @@ int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* Is argv[i] "--help" or "-h"? */
 int is_help(const char *arg);

@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config git ca-certificates \
       pocl-opencl-icd ocl-icd-opencl-dev opencl-headers libclblast-dev \
-      libcmocka-dev clinfo valgrind dataset-fashion-mnist libdnnl-dev"
+      libcmocka-dev clinfo valgrind dataset-fashion-mnist zlib1g-dev libdnnl-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
