@@ -141,3 +141,102 @@ __kernel void avg_backward(POOL_ARGS)
     }
     out[out_off + i] = g;
 }
+
+/* CPU-shaped variants: one work-item per row (an output row forward, an
+ * input row backward) walking it left to right, with the arithmetic, the
+ * order of the sums and so the results of the kernels above. `total` counts
+ * rows. */
+
+__kernel void max_forward_rows(POOL_ARGS)
+{
+    int row = CLT_GID(0);
+    if (row >= total)
+        return;
+    int oh = row % OH, plane = row / OH;
+    int h0, h1;
+    pool_span(oh, H, KH, SH, PH, &h0, &h1);
+    const __global float *x = in + in_off + plane * H * W;
+    int o = out_off + row * OW, io = idx_off + row * OW;
+    for (int ow = 0; ow < OW; ow++) {
+        int w0, w1;
+        pool_span(ow, W, KW, SW, PW, &w0, &w1);
+        float best = -INFINITY;
+        int arg = h0 * W + w0;
+        for (int ih = h0; ih < h1; ih++)
+            for (int iw = w0; iw < w1; iw++) {
+                float v = x[ih * W + iw];
+                if (v > best || pool_isnan(v)) {
+                    best = v;
+                    arg = ih * W + iw;
+                }
+            }
+        out[o + ow] = best;
+        idx[io + ow] = arg;
+    }
+}
+
+__kernel void avg_forward_rows(POOL_ARGS)
+{
+    int row = CLT_GID(0);
+    if (row >= total)
+        return;
+    int oh = row % OH, plane = row / OH;
+    int h0, h1;
+    int eh = pool_span(oh, H, KH, SH, PH, &h0, &h1);
+    const __global float *x = in + in_off + plane * H * W;
+    for (int ow = 0; ow < OW; ow++) {
+        int w0, w1;
+        int ew = pool_span(ow, W, KW, SW, PW, &w0, &w1);
+        float sum = 0.0f;
+        for (int ih = h0; ih < h1; ih++)
+            for (int iw = w0; iw < w1; iw++)
+                sum += x[ih * W + iw];
+        int divisor = pool_divisor(eh, ew, h0, h1, w0, w1, include_pad);
+        out[out_off + row * OW + ow] = (h1 > h0 && w1 > w0) ? sum / (float)divisor : 0.0f;
+    }
+}
+
+__kernel void max_backward_rows(POOL_ARGS)
+{
+    int row = CLT_GID(0);
+    if (row >= total)
+        return;
+    int ih = row % H, plane = row / H;
+    __global float *dx = out + out_off + row * W;
+    for (int iw = 0; iw < W; iw++)
+        dx[iw] = 0.0f;
+    int oh0 = pool_first(ih, KH, SH, PH), oh1 = pool_last(ih, SH, PH, OH);
+    int base = plane * OH * OW;
+    for (int oh = oh0; oh <= oh1; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+            int o = base + oh * OW + ow, a = idx[idx_off + o], iw = a - ih * W;
+            /* the index must lie in this row and in the window's columns */
+            if (iw >= 0 && iw < W && ow >= pool_first(iw, KW, SW, PW) &&
+                ow <= pool_last(iw, SW, PW, OW))
+                dx[iw] += in[in_off + o];
+        }
+}
+
+__kernel void avg_backward_rows(POOL_ARGS)
+{
+    int row = CLT_GID(0);
+    if (row >= total)
+        return;
+    int ih = row % H, plane = row / H;
+    __global float *dx = out + out_off + row * W;
+    for (int iw = 0; iw < W; iw++)
+        dx[iw] = 0.0f;
+    int oh0 = pool_first(ih, KH, SH, PH), oh1 = pool_last(ih, SH, PH, OH);
+    const __global float *dy = in + in_off + plane * OH * OW;
+    for (int oh = oh0; oh <= oh1; oh++) {
+        int h0, h1;
+        int eh = pool_span(oh, H, KH, SH, PH, &h0, &h1);
+        for (int ow = 0; ow < OW; ow++) {
+            int w0, w1;
+            int ew = pool_span(ow, W, KW, SW, PW, &w0, &w1);
+            float g = dy[oh * OW + ow] / (float)pool_divisor(eh, ew, h0, h1, w0, w1, include_pad);
+            for (int iw = w0; iw < w1; iw++)
+                dx[iw] += g;
+        }
+    }
+}

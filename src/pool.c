@@ -120,18 +120,20 @@ clt_status clt_pool2d_output_shape(const clt_pool2d_desc *d, clt_shape *y)
 }
 
 /* Every pooling kernel takes (in, out, idx, total, geometry); idx is unused
- * (NULL) in average mode. */
-static clt_status launch(clt_context_t ctx, const char *kernel, const pool_geom *g, size_t total,
-                         clt_buf in, clt_buf out, clt_buf idx)
+ * (NULL) in average mode. GPUs run one work-item per element of `out`; CPUs
+ * the "_rows" variant, one work-item per row of it. */
+static clt_status launch(clt_context_t ctx, const char *kernel, const char *rows_kernel,
+                         const pool_geom *g, bool forward, clt_buf in, clt_buf out, clt_buf idx)
 {
-    size_t global = total;
-    return CLT_LAUNCH(ctx, "pool", kernel, 1, &global, NULL, CLT_ARG_MEM(in.mem),
-                      CLT_ARG_INT(in.offset), CLT_ARG_MEM(out.mem), CLT_ARG_INT(out.offset),
-                      CLT_ARG_MEM(idx.mem), CLT_ARG_INT(idx.offset), CLT_ARG_INT(total),
-                      CLT_ARG_INT(g->h), CLT_ARG_INT(g->w), CLT_ARG_INT(g->oh), CLT_ARG_INT(g->ow),
-                      CLT_ARG_INT(g->kh), CLT_ARG_INT(g->kw), CLT_ARG_INT(g->sh),
-                      CLT_ARG_INT(g->sw), CLT_ARG_INT(g->ph), CLT_ARG_INT(g->pw),
-                      CLT_ARG_INT(g->include_pad));
+    size_t elems = forward ? g->ny : g->nx, width = (size_t)(forward ? g->ow : g->w);
+    size_t total = ctx->is_cpu ? elems / width : elems;
+    return CLT_LAUNCH(ctx, "pool", ctx->is_cpu ? rows_kernel : kernel, 1, &total, NULL,
+                      CLT_ARG_MEM(in.mem), CLT_ARG_INT(in.offset), CLT_ARG_MEM(out.mem),
+                      CLT_ARG_INT(out.offset), CLT_ARG_MEM(idx.mem), CLT_ARG_INT(idx.offset),
+                      CLT_ARG_INT(total), CLT_ARG_INT(g->h), CLT_ARG_INT(g->w), CLT_ARG_INT(g->oh),
+                      CLT_ARG_INT(g->ow), CLT_ARG_INT(g->kh), CLT_ARG_INT(g->kw),
+                      CLT_ARG_INT(g->sh), CLT_ARG_INT(g->sw), CLT_ARG_INT(g->ph),
+                      CLT_ARG_INT(g->pw), CLT_ARG_INT(g->include_pad));
 }
 
 clt_status clt_pool2d_forward(clt_context_t ctx, const clt_pool2d_desc *d, clt_buf x, clt_buf y,
@@ -147,8 +149,8 @@ clt_status clt_pool2d_forward(clt_context_t ctx, const clt_pool2d_desc *d, clt_b
         {"argmax (required for max pooling)", argmax, g.ny, i, true, false}};
     CLT__CHECK(clt__check_tensors(ctx, t, g.max ? 3 : 2));
     if (!g.max)
-        return launch(ctx, "avg_forward", &g, g.ny, x, y, (clt_buf){NULL, 0});
-    return launch(ctx, "max_forward", &g, g.ny, x, y, argmax);
+        return launch(ctx, "avg_forward", "avg_forward_rows", &g, true, x, y, (clt_buf){NULL, 0});
+    return launch(ctx, "max_forward", "max_forward_rows", &g, true, x, y, argmax);
 }
 
 clt_status clt_pool2d_backward(clt_context_t ctx, const clt_pool2d_desc *d, clt_buf dy,
@@ -165,6 +167,7 @@ clt_status clt_pool2d_backward(clt_context_t ctx, const clt_pool2d_desc *d, clt_
         {"argmax (required for max pooling)", argmax, g.ny, i, false, false}};
     CLT__CHECK(clt__check_tensors(ctx, t, g.max ? 3 : 2));
     if (!g.max)
-        return launch(ctx, "avg_backward", &g, g.nx, dy, dx, (clt_buf){NULL, 0});
-    return launch(ctx, "max_backward", &g, g.nx, dy, dx, argmax);
+        return launch(ctx, "avg_backward", "avg_backward_rows", &g, false, dy, dx,
+                      (clt_buf){NULL, 0});
+    return launch(ctx, "max_backward", "max_backward_rows", &g, false, dy, dx, argmax);
 }
