@@ -1,7 +1,7 @@
 /* The kernels clt picks on GPUs, run here on whatever device there is:
  * a context that claims not to be a CPU takes the GPU-shaped variants
- * (direct, im2col, col2im and Winograd transforms by element, CLBlast GEMM), which must agree with the
- * reference as the CPU-shaped ones do. */
+ * (direct, im2col, col2im and Winograd transforms by element, CLBlast GEMM), which must agree with
+ * the reference as the CPU-shaped ones do. */
 #include "conv_cases.h"
 #include "internal.h"
 
@@ -95,8 +95,124 @@ static void test_gpu_shaped_kernels(void **state)
     clt_context_destroy(ctx);
 }
 
+/* Pooling: the row kernels (CPUs) and the element kernels (GPUs) sum in the
+ * same order, so they must agree to the bit, forward and backward. */
+static void run_pool(clt_context_t ctx, const clt_pool2d_desc *d, const float *x, const float *dy,
+                     float *y, int *idx, float *dx)
+{
+    clt_shape ys;
+    TU_OK(NULL, clt_pool2d_output_shape(d, &ys));
+    size_t nx = (size_t)d->n * d->c * d->h * d->w, ny = (size_t)ys.n * ys.c * ys.h * ys.w;
+    cl_int err;
+    tu_buf bx = tu_buf_new(ctx, x, nx), by = tu_buf_new(ctx, NULL, ny);
+    tu_buf bdy = tu_buf_new(ctx, dy, ny), bdx = tu_buf_new(ctx, NULL, nx);
+    cl_mem bi = clCreateBuffer(clt_context_cl_context(ctx), CL_MEM_READ_WRITE, ny * sizeof(int),
+                               NULL, &err);
+    clt_buf ib = d->mode == CLT_POOL_MAX ? (clt_buf){bi, 0} : (clt_buf){NULL, 0};
+    TU_OK(ctx, clt_pool2d_forward(ctx, d, bx.b, by.b, ib));
+    TU_OK(ctx, clt_pool2d_backward(ctx, d, bdy.b, ib, bdx.b));
+    tu_buf_read(ctx, by, y);
+    tu_buf_read(ctx, bdx, dx);
+    if (d->mode == CLT_POOL_MAX)
+        clEnqueueReadBuffer(clt_context_queue(ctx), bi, CL_TRUE, 0, ny * sizeof(int), idx, 0, NULL,
+                            NULL);
+    clReleaseMemObject(bi);
+    tu_buf_free(bx);
+    tu_buf_free(by);
+    tu_buf_free(bdy);
+    tu_buf_free(bdx);
+}
+
+static void test_pool_rows_match_elements(void **state)
+{
+    (void)state;
+    clt_context_options opt = {.cache = CLT_CACHE_OFF};
+    clt_context_t cpu = NULL, gpu = NULL;
+    if (clt_context_create(&opt, &cpu) != CLT_STATUS_SUCCESS)
+        skip();
+    TU_OK(NULL, clt_context_create(&opt, &gpu));
+    gpu->is_cpu = !cpu->is_cpu; /* the other family of kernels */
+    const clt_pool2d_desc cases[] = {
+        {.n = 2,
+         .c = 3,
+         .h = 9,
+         .w = 11,
+         .mode = CLT_POOL_MAX,
+         .kernel_h = 3,
+         .kernel_w = 3,
+         .stride_h = 2,
+         .stride_w = 2,
+         .pad_h = 1,
+         .pad_w = 1,
+         .ceil_mode = 1},
+        {.n = 1,
+         .c = 2,
+         .h = 8,
+         .w = 7,
+         .mode = CLT_POOL_MAX,
+         .kernel_h = 2,
+         .kernel_w = 3,
+         .stride_h = 1,
+         .stride_w = 2},
+        {.n = 2,
+         .c = 2,
+         .h = 10,
+         .w = 9,
+         .mode = CLT_POOL_AVG,
+         .kernel_h = 3,
+         .kernel_w = 2,
+         .stride_h = 2,
+         .stride_w = 1,
+         .pad_h = 1,
+         .ceil_mode = 1,
+         .count_include_pad = 1},
+        {.n = 1,
+         .c = 3,
+         .h = 7,
+         .w = 7,
+         .mode = CLT_POOL_AVG,
+         .kernel_h = 4,
+         .kernel_w = 4,
+         .stride_h = 3,
+         .stride_w = 3,
+         .pad_h = 2,
+         .pad_w = 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const clt_pool2d_desc *d = &cases[i];
+        clt_shape ys;
+        TU_OK(NULL, clt_pool2d_output_shape(d, &ys));
+        size_t nx = (size_t)d->n * d->c * d->h * d->w, ny = (size_t)ys.n * ys.c * ys.h * ys.w;
+        float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+        float *y[2], *dx[2];
+        int *idx[2];
+        uint64_t s = 31 + i;
+        tu_fill_uniform(x, nx, -1, 1, &s);
+        tu_fill_uniform(dy, ny, -1, 1, &s);
+        for (int k = 0; k < 2; k++) {
+            y[k] = malloc(ny * sizeof(float));
+            dx[k] = malloc(nx * sizeof(float));
+            idx[k] = calloc(ny, sizeof(int));
+            run_pool(k ? gpu : cpu, d, x, dy, y[k], idx[k], dx[k]);
+        }
+        assert_memory_equal(y[0], y[1], ny * sizeof(float));
+        assert_memory_equal(idx[0], idx[1], ny * sizeof(int));
+        assert_memory_equal(dx[0], dx[1], nx * sizeof(float));
+        for (int k = 0; k < 2; k++) {
+            free(y[k]);
+            free(dx[k]);
+            free(idx[k]);
+        }
+        free(x);
+        free(dy);
+    }
+    clt_context_destroy(cpu);
+    clt_context_destroy(gpu);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gpu_shaped_kernels)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gpu_shaped_kernels),
+                                       cmocka_unit_test(test_pool_rows_match_elements)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
