@@ -40,6 +40,7 @@ struct clt_context {
     cl_command_queue queue;
     clt_device_info info;
     bool is_cpu;
+    cl_ulong cache_bytes; /* CL_DEVICE_GLOBAL_MEM_CACHE_SIZE */
 
     char *build_options; /* CLT_BUILD_OPTIONS + options->build_options */
     char cache_dir[1024];
