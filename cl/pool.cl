@@ -14,6 +14,9 @@
         int idx_off, int total, int H, int W, int OH, int OW, int KH, int KW, int SH, int SW,      \
         int PH, int PW, int include_pad
 
+/* The geometry part of POOL_ARGS, for helpers. */
+#define POOL_ARGS_GEOM int H, int W, int OH, int OW, int KH, int KW, int SH, int SW, int PH, int PW
+
 /* Window o along one axis of input size n: [*lo, *hi) are its positions
  * inside the input; the return value is its extent inside the padded input
  * [-p, n + p), PyTorch's pool_size factor (a ceil_mode window may run past
@@ -147,6 +150,40 @@ __kernel void avg_backward(POOL_ARGS)
  * order of the sums and so the results of the kernels above. `total` counts
  * rows. */
 
+/* Eight windows' inputs at column offset `s` (stride SW, first window
+ * starting at column c0), all inside the row. */
+static float8 pool_gather8(const __global float *row, int c0, int SW)
+{
+    if (SW == 1)
+        return vload8(0, row + c0);
+    if (SW == 2)
+        return vload16(0, row + c0).even;
+    float v[8];
+    for (int i = 0; i < 8; i++)
+        v[i] = row[c0 + i * SW];
+    return vload8(0, v);
+}
+
+/* One window of max_forward_rows, as max_forward computes it. */
+static void pool_max_one(const __global float *x, int h0, int h1, int ow, POOL_ARGS_GEOM,
+                         __global float *out, __global int *idx)
+{
+    int w0, w1;
+    pool_span(ow, W, KW, SW, PW, &w0, &w1);
+    float best = -INFINITY;
+    int arg = h0 * W + w0;
+    for (int ih = h0; ih < h1; ih++)
+        for (int iw = w0; iw < w1; iw++) {
+            float v = x[ih * W + iw];
+            if (v > best || pool_isnan(v)) {
+                best = v;
+                arg = ih * W + iw;
+            }
+        }
+    out[ow] = best;
+    idx[ow] = arg;
+}
+
 __kernel void max_forward_rows(POOL_ARGS)
 {
     int row = CLT_GID(0);
@@ -156,23 +193,32 @@ __kernel void max_forward_rows(POOL_ARGS)
     int h0, h1;
     pool_span(oh, H, KH, SH, PH, &h0, &h1);
     const __global float *x = in + in_off + plane * H * W;
-    int o = out_off + row * OW, io = idx_off + row * OW;
-    for (int ow = 0; ow < OW; ow++) {
-        int w0, w1;
-        pool_span(ow, W, KW, SW, PW, &w0, &w1);
-        float best = -INFINITY;
-        int arg = h0 * W + w0;
+    __global float *y = out + out_off + row * OW;
+    __global int *ix = idx + idx_off + row * OW;
+    int ow = 0;
+    for (; ow < OW && ow * SW - PW < 0; ow++) /* windows clipped on the left */
+        pool_max_one(x, h0, h1, ow, H, W, OH, OW, KH, KW, SH, SW, PH, PW, y, ix);
+    /* eight whole windows at a time, lane by lane in the same order and by
+     * the same rules (the stride-2 load reads one float past the last
+     * window, hence the margin) */
+    for (; ow + 8 <= OW && (ow + 7) * SW - PW + KW + (SW == 2) <= W; ow += 8) {
+        int c0 = ow * SW - PW;
+        const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7) * SW;
+        float8 best = (float8)(-INFINITY);
+        int8 arg = (int8)(h0 * W + c0) + lane;
         for (int ih = h0; ih < h1; ih++)
-            for (int iw = w0; iw < w1; iw++) {
-                float v = x[ih * W + iw];
-                if (v > best || pool_isnan(v)) {
-                    best = v;
-                    arg = ih * W + iw;
-                }
+            for (int s = 0; s < KW; s++) {
+                float8 v = pool_gather8(x + ih * W, c0 + s, SW);
+                int8 nan = as_int8(as_uint8(v) & (uint8)(0x7fffffffu)) > (int8)(0x7f800000);
+                int8 take = (v > best) | nan;
+                best = select(best, v, take);
+                arg = select(arg, (int8)(ih * W + c0 + s) + lane, take);
             }
-        out[o + ow] = best;
-        idx[io + ow] = arg;
+        vstore8(best, 0, y + ow);
+        vstore8(arg, 0, ix + ow);
     }
+    for (; ow < OW; ow++)
+        pool_max_one(x, h0, h1, ow, H, W, OH, OW, KH, KW, SH, SW, PH, PW, y, ix);
 }
 
 __kernel void avg_forward_rows(POOL_ARGS)
