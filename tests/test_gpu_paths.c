@@ -1,14 +1,16 @@
 /* The kernels clt picks on GPUs, run here on whatever device there is:
  * a context that claims not to be a CPU takes the GPU-shaped variants
- * (direct, im2col, col2im and Winograd transforms by element, CLBlast GEMM), which must agree with
- * the reference as the CPU-shaped ones do. */
+ * (direct, im2col, col2im and Winograd transforms by element, CLBlast
+ * GEMM), which must agree with the reference as the CPU-shaped ones do. */
 #include "conv_cases.h"
 #include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-static void check_forward(clt_context_t ctx, const ref_conv *r, clt_conv_algo algo)
+/* One pass of r through algo on integer data, against the reference:
+ * forward (x, w -> y) or backward data (dy, w -> dx). */
+static void check_pass(clt_context_t ctx, const ref_conv *r, clt_conv_op op, clt_conv_algo algo)
 {
     clt_conv2d_desc d = cc_desc(r);
     int p, q;
@@ -16,60 +18,50 @@ static void check_forward(clt_context_t ctx, const ref_conv *r, clt_conv_algo al
     size_t nx = (size_t)r->n * r->c * r->h * r->w,
            nw = (size_t)r->k * (r->c / r->groups) * r->r * r->s;
     size_t ny = (size_t)r->n * r->k * p * q;
-    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *y = malloc(ny * sizeof *y);
-    double *want = malloc(ny * sizeof *want);
+    bool fwd = op == CLT_CONV_FORWARD;
+    size_t nin = fwd ? nx : ny, nout = fwd ? ny : nx;
+    float *in = malloc(nin * sizeof *in), *w = malloc(nw * sizeof *w);
+    float *got = malloc(nout * sizeof *got);
+    double *want = malloc(nout * sizeof *want);
     uint64_t s = 17;
-    tu_fill_int(x, nx, -3, 3, &s);
+    tu_fill_int(in, nin, -3, 3, &s);
     tu_fill_int(w, nw, -2, 2, &s);
-    ref_conv2d_forward(r, x, w, NULL, 0, want);
-    tu_buf dx = tu_buf_new(ctx, x, nx), dw = tu_buf_new(ctx, w, nw), dy = tu_buf_new(ctx, NULL, ny);
-    TU_OK(ctx, clt_conv2d_forward(ctx, &d, algo, dx.b, dw.b, (clt_buf){0}, CLT_ACTIVATION_NONE,
-                                  dy.b, NULL, 0));
-    tu_buf_read(ctx, dy, y);
+    if (fwd)
+        ref_conv2d_forward(r, in, w, NULL, 0, want);
+    else
+        ref_conv2d_backward_data(r, in, w, want);
+    tu_buf din = tu_buf_new(ctx, in, nin), dw = tu_buf_new(ctx, w, nw);
+    tu_buf dout = tu_buf_new(ctx, NULL, nout);
+    if (fwd)
+        TU_OK(ctx, clt_conv2d_forward(ctx, &d, algo, din.b, dw.b, (clt_buf){0}, CLT_ACTIVATION_NONE,
+                                      dout.b, NULL, 0));
+    else
+        TU_OK(ctx, clt_conv2d_backward_data(ctx, &d, algo, din.b, dw.b, dout.b, NULL, 0));
+    tu_buf_read(ctx, dout, got);
     char what[200];
     cc_describe(r, algo, what, sizeof what);
     /* integers are exact through GEMMs; Winograd's halves may round */
-    tu_compare(what, y, want, ny, algo == CLT_CONV_ALGO_WINOGRAD_F2X3 ? 1e-3 : 0, 0, NULL);
-    tu_check_canary(ctx, dy);
-    tu_buf_free(dx);
+    tu_compare(what, got, want, nout, algo == CLT_CONV_ALGO_WINOGRAD_F2X3 ? 1e-3 : 0, 0, NULL);
+    tu_check_canary(ctx, dout);
+    tu_buf_free(din);
     tu_buf_free(dw);
-    tu_buf_free(dy);
-    free(x);
+    tu_buf_free(dout);
+    free(in);
     free(w);
-    free(y);
+    free(got);
     free(want);
 }
 
-static void check_backward_data(clt_context_t ctx, const ref_conv *r)
+/* Every GPU-shaped kernel the case can take. */
+static void check_case(clt_context_t ctx, const ref_conv *r)
 {
     clt_conv2d_desc d = cc_desc(r);
-    int p, q;
-    ref_conv_out_hw(r, &p, &q);
-    size_t nx = (size_t)r->n * r->c * r->h * r->w,
-           nw = (size_t)r->k * (r->c / r->groups) * r->r * r->s;
-    size_t ny = (size_t)r->n * r->k * p * q;
-    float *dy = malloc(ny * sizeof *dy), *w = malloc(nw * sizeof *w), *dx = malloc(nx * sizeof *dx);
-    double *want = malloc(nx * sizeof *want);
-    uint64_t s = 23;
-    tu_fill_int(dy, ny, -3, 3, &s);
-    tu_fill_int(w, nw, -2, 2, &s);
-    ref_conv2d_backward_data(r, dy, w, want);
-    tu_buf ddy = tu_buf_new(ctx, dy, ny), dw = tu_buf_new(ctx, w, nw),
-           ddx = tu_buf_new(ctx, NULL, nx);
-    TU_OK(ctx, clt_conv2d_backward_data(ctx, &d, CLT_CONV_ALGO_IM2COL_GEMM, ddy.b, dw.b, ddx.b,
-                                        NULL, 0));
-    tu_buf_read(ctx, ddx, dx);
-    char what[200];
-    cc_describe(r, CLT_CONV_ALGO_IM2COL_GEMM, what, sizeof what);
-    tu_compare(what, dx, want, nx, 0, 0, NULL);
-    tu_check_canary(ctx, ddx);
-    tu_buf_free(ddy);
-    tu_buf_free(dw);
-    tu_buf_free(ddx);
-    free(dy);
-    free(w);
-    free(dx);
-    free(want);
+    check_pass(ctx, r, CLT_CONV_FORWARD, CLT_CONV_ALGO_IM2COL_GEMM);
+    check_pass(ctx, r, CLT_CONV_FORWARD, CLT_CONV_ALGO_DIRECT);
+    check_pass(ctx, r, CLT_CONV_BACKWARD_DATA, CLT_CONV_ALGO_IM2COL_GEMM);
+    if (clt_conv2d_check(ctx, &d, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F2X3) ==
+        CLT_STATUS_SUCCESS)
+        check_pass(ctx, r, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F2X3);
 }
 
 static void test_gpu_shaped_kernels(void **state)
@@ -81,17 +73,12 @@ static void test_gpu_shaped_kernels(void **state)
         skip();
     ctx->is_cpu = false;   /* before any program is built */
     ctx->gemm.own = false; /* CLBlast, as on GPUs */
-    for (int i = 0; i < cc_edge_count; i++) {
-        check_forward(ctx, &cc_edge_cases[i], CLT_CONV_ALGO_IM2COL_GEMM);
-        check_forward(ctx, &cc_edge_cases[i], CLT_CONV_ALGO_DIRECT);
-        check_backward_data(ctx, &cc_edge_cases[i]);
-    }
+    for (int i = 0; i < cc_edge_count; i++)
+        check_case(ctx, &cc_edge_cases[i]);
     uint64_t s = 99;
     for (int i = 0; i < 20; i++) {
         ref_conv r = cc_random_case(&s);
-        check_forward(ctx, &r, CLT_CONV_ALGO_IM2COL_GEMM);
-        check_forward(ctx, &r, CLT_CONV_ALGO_DIRECT);
-        check_backward_data(ctx, &r);
+        check_case(ctx, &r);
     }
     clt_context_destroy(ctx);
 }
