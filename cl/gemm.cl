@@ -234,3 +234,80 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
         }
     }
 }
+
+/* Implicit im2col for convolutions (groups 1): pack_b_chunk's job, reading
+ * the panel straight from the image instead of from a column matrix. Row kk
+ * of op(B) is (c, r, s), column j is output pixel (p, q) = (j / Q, j % Q);
+ * outside the image, and past n, reads zero. */
+static void pack_b_im2col(const __global float *x, int n, int j0, int k0, int kc,
+                          __global float *pk, int H, int W, int R, int S, int pad_h, int pad_w,
+                          int sh, int sw, int dh, int dw, int Q)
+{
+    int h0[GEMM_NR], w0[GEMM_NR];
+    for (int col = 0; col < GEMM_NR; col++) {
+        int j = min(j0 + col, n - 1), p = j / Q;
+        h0[col] = j0 + col < n ? p * sh - pad_h : -(1 << 29); /* past n: never inside */
+        w0[col] = (j - p * Q) * sw - pad_w;
+    }
+    /* the whole panel in one output row at stride 1: runs of GEMM_NR */
+    bool run = sw == 1 && j0 % Q + GEMM_NR <= Q && j0 + GEMM_NR <= n;
+    int c = k0 / (R * S), rs = k0 - c * R * S, r = rs / S, s = rs - r * S;
+    for (int kk = 0; kk < kc; kk++) {
+        const __global float *xc = x + c * H * W;
+        __global float *dst = pk + kk * GEMM_NR;
+        int dr = r * dh, ds = s * dw;
+        int h = h0[0] + dr, w = w0[0] + ds;
+        if (run && h >= 0 && h < H && w >= 0 && w + GEMM_NR <= W) {
+#pragma unroll
+            for (int v = 0; v < GEMM_NV; v++)
+                GEMM_VSTORE(GEMM_VLOAD(v, xc + h * W + w), v, dst);
+        } else {
+            for (int col = 0; col < GEMM_NR; col++) {
+                int hh = h0[col] + dr, ww = w0[col] + ds;
+                dst[col] = hh >= 0 && hh < H && ww >= 0 && ww < W ? xc[hh * W + ww] : 0.0f;
+            }
+        }
+        if (++s == S) {
+            s = 0;
+            if (++r == R) {
+                r = 0;
+                c++;
+            }
+        }
+    }
+}
+
+/* gemm_tiles for a convolution: C (image n of y, K x PQ) = A (W, K x CRS)
+ * times the image's column matrix, which is never written out. Batch items
+ * are images. */
+__kernel void gemm_conv_tiles(const __global float *a, int a_off, int aps, int sai, int sak,
+                              const __global float *x, int x_off, int x_bs, __global float *c,
+                              int c_off, int ldc, int c_bs, int m, int n, int k, int batch,
+                              int cpw, int rpw, int bpw, __global float *pk, int pk_off, int H,
+                              int W, int R, int S, int pad_h, int pad_w, int sh, int sw, int dh,
+                              int dw, int Q)
+{
+    int cg = get_global_id(0), g = get_global_id(1), bg = get_global_id(2);
+    int region = (bg * get_global_size(1) + g) * get_global_size(0) + cg;
+    pk += pk_off + region * (GEMM_KC * GEMM_NR);
+    int mp = (m + GEMM_MR - 1) / GEMM_MR, np = (n + GEMM_NR - 1) / GEMM_NR;
+    int jend = min(np, (cg + 1) * cpw), iend = min(mp, (g + 1) * rpw);
+    int bend = min(batch, (bg + 1) * bpw);
+    for (int bi = bg * bpw; bi < bend; bi++) {
+        const __global float *xb = x + x_off + bi * x_bs;
+        __global float *cb = c + c_off + bi * c_bs;
+        for (int jp = cg * cpw; jp < jend; jp++) {
+            int j0 = jp * GEMM_NR;
+            for (int k0 = 0; k0 < k; k0 += GEMM_KC) {
+                int kc = min(GEMM_KC, k - k0);
+                pack_b_im2col(xb, n, j0, k0, kc, pk, H, W, R, S, pad_h, pad_w, sh, sw, dh, dw,
+                              Q);
+                for (int ip = g * rpw; ip < iend; ip++) {
+                    int i0 = ip * GEMM_MR;
+                    tile(a + a_off + ip * aps + k0 * sak, sai, sak, pk, kc, cb + i0 * ldc + j0,
+                         ldc, min(GEMM_MR, m - i0), n - j0, k0 > 0);
+                }
+            }
+        }
+    }
+}

@@ -2,7 +2,9 @@
  * (C R S) x (N P Q) matrix X_mat, and one strided-batched GEMM over the
  * groups. Forward: Y = W X_mat, then the epilogue moves the K x (N P Q)
  * result into NCHW with bias and ReLU. Backward data: dX = col2im(W^T dY).
- * Backward weights: dW = dY X_mat^T, accumulated over the chunks. */
+ * Backward weights: dW = dY X_mat^T, accumulated over the chunks. On CPU
+ * devices a stride-1, ungrouped forward never writes X_mat: clt's GEMM packs
+ * its panels straight from x (implicit im2col, gemm_cpu.c). */
 #include "conv_impl.h"
 
 static size_t col_rows(const clt_conv2d_desc *d)
@@ -46,6 +48,17 @@ static dims dims_of(const clt__conv_args *a, int nb)
 static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
+    /* clt's CPU GEMM can pack its B panels straight from x: no column matrix
+     * written and read back (PoCL: 5-40% faster at stride 1, 2x with one
+     * input channel; on a par when strided, where the explicit path stays) */
+    if (ctx->gemm.own && d->groups == 1 && d->stride_w == 1) {
+        size_t pq = (size_t)a->p * a->q;
+        CLT__CHECK(clt__gemm_cpu_conv(ctx, d, a->p, a->q, a->w, a->x, a->y));
+        if (a->bias.mem || a->act != CLT_ACTIVATION_NONE)
+            CLT__CHECK(clt__conv_epilogue(ctx, d, (int)pq, 0, d->n, a->y.mem, a->y.offset, pq,
+                                          (size_t)d->k * pq, a->bias, a->act, a->y));
+        return CLT_STATUS_SUCCESS;
+    }
     for (int n0 = 0; n0 < d->n; n0 += a->chunk) {
         int nb = d->n - n0 < a->chunk ? d->n - n0 : a->chunk;
         dims m = dims_of(a, nb);
