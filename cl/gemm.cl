@@ -238,35 +238,48 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
 /* Implicit im2col for convolutions (groups 1): pack_b_chunk's job, reading
  * the panel straight from the image instead of from a column matrix. Row kk
  * of op(B) is (c, r, s), column j is output pixel (p, q) = (j / Q, j % Q);
- * outside the image, and past n, reads zero. */
+ * outside the image, and past n, reads zero. The panel's columns fall into
+ * runs along output rows; per row of the panel each run is one bounds check
+ * and a copy. */
 static void pack_b_im2col(const __global float *x, int n, int j0, int k0, int kc,
                           __global float *pk, int H, int W, int R, int S, int pad_h, int pad_w,
                           int sh, int sw, int dh, int dw, int Q)
 {
-    int h0[GEMM_NR], w0[GEMM_NR];
-    for (int col = 0; col < GEMM_NR; col++) {
-        int j = min(j0 + col, n - 1), p = j / Q;
-        h0[col] = j0 + col < n ? p * sh - pad_h : -(1 << 29); /* past n: never inside */
-        w0[col] = (j - p * Q) * sw - pad_w;
+    int seg_col[GEMM_NR], seg_len[GEMM_NR], seg_h[GEMM_NR], seg_w[GEMM_NR], nseg = 0;
+    for (int col = 0; col < GEMM_NR && j0 + col < n;) {
+        int j = j0 + col, p = j / Q, q = j - p * Q;
+        int len = min(min(GEMM_NR - col, Q - q), n - j);
+        seg_col[nseg] = col;
+        seg_len[nseg] = len;
+        seg_h[nseg] = p * sh - pad_h;
+        seg_w[nseg++] = q * sw - pad_w;
+        col += len;
     }
-    /* the whole panel in one output row at stride 1: runs of GEMM_NR */
-    bool run = sw == 1 && j0 % Q + GEMM_NR <= Q && j0 + GEMM_NR <= n;
+    int filled = nseg ? seg_col[nseg - 1] + seg_len[nseg - 1] : 0; /* columns < n */
     int c = k0 / (R * S), rs = k0 - c * R * S, r = rs / S, s = rs - r * S;
     for (int kk = 0; kk < kc; kk++) {
         const __global float *xc = x + c * H * W;
         __global float *dst = pk + kk * GEMM_NR;
-        int dr = r * dh, ds = s * dw;
-        int h = h0[0] + dr, w = w0[0] + ds;
-        if (run && h >= 0 && h < H && w >= 0 && w + GEMM_NR <= W) {
-#pragma unroll
-            for (int v = 0; v < GEMM_NV; v++)
-                GEMM_VSTORE(GEMM_VLOAD(v, xc + h * W + w), v, dst);
-        } else {
-            for (int col = 0; col < GEMM_NR; col++) {
-                int hh = h0[col] + dr, ww = w0[col] + ds;
-                dst[col] = hh >= 0 && hh < H && ww >= 0 && ww < W ? xc[hh * W + ww] : 0.0f;
+        for (int t = 0; t < nseg; t++) {
+            int h = seg_h[t] + r * dh, w0 = seg_w[t] + s * dw, len = seg_len[t];
+            __global float *d = dst + seg_col[t];
+            /* i in [lo, hi) reads inside the row */
+            int lo = 0, hi = 0;
+            if (h >= 0 && h < H) {
+                lo = w0 >= 0 ? 0 : min(len, (-w0 + sw - 1) / sw);
+                hi = W - w0 <= 0 ? 0 : min(len, (W - w0 + sw - 1) / sw);
+                lo = min(lo, hi);
             }
+            const __global float *src = xc + h * W + w0;
+            for (int i = 0; i < lo; i++)
+                d[i] = 0.0f;
+            for (int i = lo; i < hi; i++)
+                d[i] = src[i * sw];
+            for (int i = hi; i < len; i++)
+                d[i] = 0.0f;
         }
+        for (int col = filled; col < GEMM_NR; col++)
+            dst[col] = 0.0f;
         if (++s == S) {
             s = 0;
             if (++r == R) {
