@@ -159,10 +159,24 @@ static void store_row(__global float *c, const GEMM_VEC *acc, int cols, int accu
     }
 }
 
+/* acc += c for `cols` columns of one tile row. */
+static void add_row(const __global float *c, GEMM_VEC *acc, int cols)
+{
+    for (int v = 0; v < GEMM_NV; v++) {
+        float lane[GEMM_VW];
+        for (int e = 0; e < GEMM_VW; e++)
+            lane[e] = v * GEMM_VW + e < cols ? c[v * GEMM_VW + e] : 0.0f;
+        acc[v] += GEMM_VLOAD(0, lane);
+    }
+}
+
 /* One tile over one chunk: rows of A at a + r * sai (clamped to the `rows`
- * that exist, so the hot loop needs no test), kc steps of sak; B from pk. */
+ * that exist, so the hot loop needs no test), kc steps of sak; B from pk.
+ * A convolution's last chunk adds bias[r] (when not NULL) and applies ReLU
+ * (when relu) before storing. */
 static void tile(const __global float *a, int sai, int sak, const __global float *pk, int kc,
-                 __global float *c, int ldc, int rows, int cols, int accumulate)
+                 __global float *c, int ldc, int rows, int cols, int accumulate,
+                 const __global float *bias, int relu)
 {
     const __global float *ar[GEMM_MR];
 #pragma unroll
@@ -188,6 +202,20 @@ static void tile(const __global float *a, int sai, int sak, const __global float
                 acc[r][v] = fma(av, bv[v], acc[r][v]);
         }
         ak += sak;
+    }
+    if (bias || relu) { /* on the whole sum: earlier chunks' part first */
+#pragma unroll
+        for (int r = 0; r < GEMM_MR; r++)
+            if (accumulate && r < rows)
+                add_row(c + r * ldc, acc[r], cols);
+        accumulate = 0;
+#pragma unroll
+        for (int r = 0; r < GEMM_MR; r++)
+#pragma unroll
+            for (int v = 0; v < GEMM_NV; v++) {
+                GEMM_VEC o = acc[r][v] + (bias && r < rows ? bias[r] : 0.0f);
+                acc[r][v] = relu ? select(o, (GEMM_VEC)0.0f, o < (GEMM_VEC)0.0f) : o;
+            }
     }
 #pragma unroll
     for (int r = 0; r < GEMM_MR; r++)
@@ -228,7 +256,7 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
                 for (int ip = g * rpw; ip < iend; ip++) {
                     int i0 = ip * GEMM_MR;
                     tile(ab + ip * aps + k0 * sak, sai, sak, pk, kc, cb + i0 * ldc + j0, ldc,
-                         min(GEMM_MR, m - i0), n - j0, acc_c);
+                         min(GEMM_MR, m - i0), n - j0, acc_c, 0, 0);
                 }
             }
         }
@@ -291,14 +319,14 @@ static void pack_b_im2col(const __global float *x, int n, int j0, int k0, int kc
 }
 
 /* gemm_tiles for a convolution: C (image n of y, K x PQ) = A (W, K x CRS)
- * times the image's column matrix, which is never written out. Batch items
- * are images. */
+ * times the image's column matrix, which is never written out, plus bias
+ * (NULL: none) and ReLU (relu != 0). Batch items are images. */
 __kernel void gemm_conv_tiles(const __global float *a, int a_off, int aps, int sai, int sak,
                               const __global float *x, int x_off, int x_bs, __global float *c,
                               int c_off, int ldc, int c_bs, int m, int n, int k, int batch,
                               int cpw, int rpw, int bpw, __global float *pk, int pk_off, int H,
                               int W, int R, int S, int pad_h, int pad_w, int sh, int sw, int dh,
-                              int dw, int Q)
+                              int dw, int Q, const __global float *bias, int bias_off, int relu)
 {
     int cg = get_global_id(0), g = get_global_id(1), bg = get_global_id(2);
     int region = (bg * get_global_size(1) + g) * get_global_size(0) + cg;
@@ -315,10 +343,12 @@ __kernel void gemm_conv_tiles(const __global float *a, int a_off, int aps, int s
                 int kc = min(GEMM_KC, k - k0);
                 pack_b_im2col(xb, n, j0, k0, kc, pk, H, W, R, S, pad_h, pad_w, sh, sw, dh, dw,
                               Q);
+                bool last = k0 + kc >= k; /* bias and ReLU once the sums are whole */
                 for (int ip = g * rpw; ip < iend; ip++) {
                     int i0 = ip * GEMM_MR;
                     tile(a + a_off + ip * aps + k0 * sak, sai, sak, pk, kc, cb + i0 * ldc + j0,
-                         ldc, min(GEMM_MR, m - i0), n - j0, k0 > 0);
+                         ldc, min(GEMM_MR, m - i0), n - j0, k0 > 0,
+                         last && bias ? bias + bias_off + i0 : 0, last && relu);
                 }
             }
         }

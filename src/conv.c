@@ -172,8 +172,8 @@ clt_status clt_conv2d_output_shape(const clt_conv2d_desc *d, clt_shape *y)
 /* ---- algorithm choice ---- */
 
 /* The choice without measurements (bench on PoCL, 2026-11): 1x1 as plain
- * GEMM; tiny dot products (depthwise, one input channel) forward by DIRECT,
- * which beats building a column matrix for them; im2col + GEMM elsewhere,
+ * GEMM; depthwise, and tiny dot products forward where a column matrix would
+ * be built, by DIRECT; im2col + GEMM elsewhere,
  * backward passes included. Winograd only forward on GPUs, where its
  * saving in multiplies outweighs its transforms; on CPUs im2col measured
  * faster on every ResNet-50 3x3 layer. */
@@ -184,7 +184,11 @@ static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_
     bool depthwise = cg == 1 && d->groups > 1;
     if (clt__conv_gemm1x1.supports(d, op, why, sizeof why))
         return CLT_CONV_ALGO_GEMM_1X1;
-    if (depthwise || (op == CLT_CONV_FORWARD && cg * d->kernel_h * d->kernel_w < 16))
+    /* clt's CPU GEMM reads the image itself (implicit im2col) and wins even
+       there; elsewhere building a column matrix doesn't pay */
+    bool implicit = ctx->gemm.own && d->groups == 1 && d->stride_w == 1;
+    if (depthwise ||
+        (op == CLT_CONV_FORWARD && !implicit && cg * d->kernel_h * d->kernel_w < 16))
         return CLT_CONV_ALGO_DIRECT;
     if (!ctx->is_cpu && op == CLT_CONV_FORWARD &&
         clt__conv_winograd.supports(d, op, why, sizeof why) && d->c >= 16 && d->k >= 16)

@@ -51,14 +51,9 @@ static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
     /* clt's CPU GEMM can pack its B panels straight from x: no column matrix
      * written and read back (PoCL: 5-40% faster at stride 1, 2x with one
      * input channel; on a par when strided, where the explicit path stays) */
-    if (ctx->gemm.own && d->groups == 1 && d->stride_w == 1) {
-        size_t pq = (size_t)a->p * a->q;
-        CLT__CHECK(clt__gemm_cpu_conv(ctx, d, a->p, a->q, a->w, a->x, a->y));
-        if (a->bias.mem || a->act != CLT_ACTIVATION_NONE)
-            CLT__CHECK(clt__conv_epilogue(ctx, d, (int)pq, 0, d->n, a->y.mem, a->y.offset, pq,
-                                          (size_t)d->k * pq, a->bias, a->act, a->y));
-        return CLT_STATUS_SUCCESS;
-    }
+    if (ctx->gemm.own && d->groups == 1 && d->stride_w == 1)
+        return clt__gemm_cpu_conv(ctx, d, a->p, a->q, a->w, a->x, a->bias,
+                                  a->act == CLT_ACTIVATION_RELU, a->y);
     for (int n0 = 0; n0 < d->n; n0 += a->chunk) {
         int nb = d->n - n0 < a->chunk ? d->n - n0 : a->chunk;
         dims m = dims_of(a, nb);

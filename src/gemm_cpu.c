@@ -210,7 +210,7 @@ clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g)
 }
 
 clt_status clt__gemm_cpu_conv(clt_context_t ctx, const clt_conv2d_desc *d, int p, int q,
-                              clt_buf w, clt_buf x, clt_buf y)
+                              clt_buf w, clt_buf x, clt_buf bias, bool relu, clt_buf y)
 {
     const clt__gemm_cfg *cfg = &ctx->gemm;
     size_t crs = (size_t)d->c * d->kernel_h * d->kernel_w, pq = (size_t)p * q;
@@ -232,5 +232,6 @@ clt_status clt__gemm_cpu_conv(clt_context_t ctx, const clt_conv2d_desc *d, int p
         CLT_ARG_INT(0), CLT_ARG_INT(d->h), CLT_ARG_INT(d->w), CLT_ARG_INT(d->kernel_h),
         CLT_ARG_INT(d->kernel_w), CLT_ARG_INT(d->pad_h), CLT_ARG_INT(d->pad_w),
         CLT_ARG_INT(d->stride_h), CLT_ARG_INT(d->stride_w), CLT_ARG_INT(d->dilation_h),
-        CLT_ARG_INT(d->dilation_w), CLT_ARG_INT(q));
+        CLT_ARG_INT(d->dilation_w), CLT_ARG_INT(q), CLT_ARG_MEM(bias.mem), CLT_ARG_INT(bias.offset),
+        CLT_ARG_INT(relu));
 }

@@ -48,6 +48,7 @@ const ref_conv cc_edge_cases[] = {
     {2, 3, 11, 10, 5, 3, 3, 2, 2, 1, 1, 2, 2, 1},   /* dilation 2 */
     {1, 6, 10, 11, 9, 3, 3, 3, 1, 3, 2, 2, 1, 3},   /* stride 3, groups 3 */
     {2, 3, 2, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1},     /* input smaller than the kernel */
+    {2, 130, 6, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1},   /* C R S past one GEMM k chunk (1024) */
 };
 
 const int cc_edge_count = (int)(sizeof cc_edge_cases / sizeof cc_edge_cases[0]);
