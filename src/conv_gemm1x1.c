@@ -1,8 +1,8 @@
 /* GEMM_1X1: a 1x1 kernel with stride 1 and no padding is a matrix product
  * on x as it lies in memory: y_n (K x HW) = W (K x C) x_n (C x HW), one
  * strided-batched GEMM over the images per group, no im2col. Backward data:
- * dx_n = W^T dy_n likewise; backward weights: dW = sum_n dy_n x_n^T, one
- * GEMM per image (batched over the groups) accumulating into dW. */
+ * dx_n = W^T dy_n likewise; backward weights: dW = sum_n dy_n x_n^T (a GEMM
+ * sum, batched over the groups). */
 #include "conv_impl.h"
 
 #include <stdio.h>
@@ -44,6 +44,8 @@ static clt_status weights_times_images(clt_context_t ctx, const clt__conv_args *
 static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
+    if (clt__conv_igemm_applies(ctx, d))
+        return clt__conv_igemm_forward(ctx, a);
     size_t hw = (size_t)d->h * d->w;
     CLT__CHECK(weights_times_images(ctx, a, CLT_NO_TRANS, a->x, d->c, a->y, d->k));
     if (a->bias.mem || a->act != CLT_ACTIVATION_NONE)
@@ -62,31 +64,30 @@ static clt_status backward_weights(clt_context_t ctx, const clt__conv_args *a)
     const clt_conv2d_desc *d = a->d;
     size_t hw = (size_t)d->h * d->w;
     size_t cg = (size_t)(d->c / d->groups), kg = (size_t)(d->k / d->groups);
-    for (int n = 0; n < d->n; n++) {
-        clt__gemm_desc gd = {
-            .ta = CLT_NO_TRANS,
-            .tb = CLT_TRANS,
-            .m = kg,
-            .n = cg,
-            .k = hw,
-            .alpha = 1.0f,
-            .beta = n == 0 ? 0.0f : 1.0f,
-            .a = a->dy.mem,
-            .a_off = a->dy.offset + (size_t)n * d->k * hw,
-            .lda = hw,
-            .a_stride = kg * hw,
-            .b = a->x.mem,
-            .b_off = a->x.offset + (size_t)n * d->c * hw,
-            .ldb = hw,
-            .b_stride = cg * hw,
-            .c = a->dw.mem,
-            .c_off = a->dw.offset,
-            .ldc = cg,
-            .c_stride = kg * cg,
-            .batch = (size_t)d->groups,
-        };
-        CLT__CHECK(clt__gemm_run(ctx, &gd));
-    }
+    clt__gemm_desc gd = {
+        .ta = CLT_NO_TRANS,
+        .tb = CLT_TRANS,
+        .m = kg,
+        .n = cg,
+        .k = hw,
+        .alpha = 1.0f,
+        .beta = 0.0f,
+        .a = a->dy.mem,
+        .a_off = a->dy.offset,
+        .lda = hw,
+        .a_stride = kg * hw,
+        .b = a->x.mem,
+        .b_off = a->x.offset,
+        .ldb = hw,
+        .b_stride = cg * hw,
+        .c = a->dw.mem,
+        .c_off = a->dw.offset,
+        .ldc = cg,
+        .c_stride = kg * cg,
+        .batch = (size_t)d->groups,
+    };
+    /* one product per image, summed */
+    CLT__CHECK(clt__gemm_sum(ctx, &gd, (size_t)d->n, (size_t)d->k * hw, (size_t)d->c * hw));
     return clt__conv_bias_grad(ctx, a);
 }
 

@@ -54,6 +54,8 @@ static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
     if (ctx->gemm.own && d->groups == 1 && d->stride_w == 1)
         return clt__gemm_cpu_conv(ctx, d, a->p, a->q, a->w, a->x, a->bias,
                                   a->act == CLT_ACTIVATION_RELU, a->y);
+    if (clt__conv_igemm_applies(ctx, d))
+        return clt__conv_igemm_forward(ctx, a);
     for (int n0 = 0; n0 < d->n; n0 += a->chunk) {
         int nb = d->n - n0 < a->chunk ? d->n - n0 : a->chunk;
         dims m = dims_of(a, nb);
@@ -172,7 +174,7 @@ static clt_status backward_weights(clt_context_t ctx, const clt__conv_args *a)
             .c_stride = m.kg * m.crs,
             .batch = (size_t)d->groups,
         };
-        CLT__CHECK(clt__gemm_run(ctx, &g));
+        CLT__CHECK(clt__gemm_sum(ctx, &g, 1, 0, 0));
     }
     return clt__conv_bias_grad(ctx, a);
 }

@@ -69,6 +69,11 @@ clt_status clt__conv_gather(clt_context_t ctx, const clt_conv2d_desc *d, int pq,
 clt_status clt__col2im(clt_context_t ctx, const clt_conv2d_desc *d, cl_mem col, size_t col_off,
                        int n0, int nb, clt_buf x);
 
+/* Implicit-GEMM forward on GPUs (conv_igemm.c): whether it takes d here,
+ * and the pass itself (x, w, bias, act -> y; no workspace). */
+bool clt__conv_igemm_applies(clt_context_t ctx, const clt_conv2d_desc *d);
+clt_status clt__conv_igemm_forward(clt_context_t ctx, const clt__conv_args *a);
+
 /* The perf-db (perfdb.c): the measured fastest algorithm for pass op of d. */
 bool clt__perfdb_lookup(clt_context_t ctx, clt_conv_op op, const clt_conv2d_desc *d,
                         clt_conv_algo *algo);

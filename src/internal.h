@@ -40,6 +40,7 @@ struct clt_context {
     cl_command_queue queue;
     clt_device_info info;
     bool is_cpu;
+    int igemm_ok;         /* -1 not yet asked; else whether conv_igemm runs here */
     cl_ulong cache_bytes; /* CL_DEVICE_GLOBAL_MEM_CACHE_SIZE */
 
     char *build_options; /* CLT_BUILD_OPTIONS + options->build_options */
@@ -251,6 +252,12 @@ typedef struct clt__gemm_desc {
  * the problem fits their 32-bit indexing, else with CLBlast. */
 clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g);
 
+/* C_b = alpha * sum over t < terms of op(A_b,t) op(B_b,t) + beta * C_b for
+ * each batch item b of g (C's c_stride apart), A_b,t at g->a_off +
+ * b a_stride + t a_term, B likewise: a sum of products into one C, cut into
+ * slices run side by side where C alone would leave a GPU idle (gemm_sum.c). */
+clt_status clt__gemm_sum(clt_context_t ctx, const clt__gemm_desc *g, size_t terms, size_t a_term,
+                         size_t b_term);
 /* ---- nn ops (nn.c) ---- */
 
 /* Enqueue y[n,c,hw] += bias[c] and dbias[c] = sum of dy[n,c,hw] over n and hw
@@ -270,7 +277,7 @@ clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g);
 /* y = act(conv(x, w) + bias) for groups 1 as one GEMM per image whose
  * column matrix is packed straight from x (implicit im2col); bias may be
  * {NULL, 0}. */
-clt_status clt__gemm_cpu_conv(clt_context_t ctx, const clt_conv2d_desc *d, int p, int q,
-                              clt_buf w, clt_buf x, clt_buf bias, bool relu, clt_buf y);
+clt_status clt__gemm_cpu_conv(clt_context_t ctx, const clt_conv2d_desc *d, int p, int q, clt_buf w,
+                              clt_buf x, clt_buf bias, bool relu, clt_buf y);
 
 #endif

@@ -2,6 +2,7 @@
  * a context that claims not to be a CPU takes the GPU-shaped variants
  * (direct, im2col, col2im and Winograd transforms by element, CLBlast
  * GEMM), which must agree with the reference as the CPU-shaped ones do. */
+#define _POSIX_C_SOURCE 200809L
 #include "conv_cases.h"
 #include "internal.h"
 
@@ -52,6 +53,41 @@ static void check_pass(clt_context_t ctx, const ref_conv *r, clt_conv_op op, clt
     free(want);
 }
 
+/* Backward weights through algo on integer data (exact through any order
+ * of sums): dw and dbias against the reference, with dw's canaries. */
+static void check_weights(clt_context_t ctx, const ref_conv *r, clt_conv_algo algo)
+{
+    clt_conv2d_desc d = cc_desc(r);
+    int p, q;
+    ref_conv_out_hw(r, &p, &q);
+    size_t nx = (size_t)r->n * r->c * r->h * r->w, ny = (size_t)r->n * r->k * p * q,
+           nw = (size_t)r->k * (r->c / r->groups) * r->r * r->s;
+    float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+    float *got = malloc((nw + r->k) * sizeof *got);
+    double *want = malloc((nw + r->k) * sizeof *want);
+    uint64_t s = 23;
+    tu_fill_int(x, nx, -2, 2, &s);
+    tu_fill_int(dy, ny, -2, 2, &s);
+    ref_conv2d_backward_weights(r, x, dy, want, want + nw);
+    tu_buf bx = tu_buf_new(ctx, x, nx), bdy = tu_buf_new(ctx, dy, ny);
+    tu_buf bdw = tu_buf_new(ctx, NULL, nw), bdb = tu_buf_new(ctx, NULL, (size_t)r->k);
+    TU_OK(ctx, clt_conv2d_backward_weights(ctx, &d, algo, bx.b, bdy.b, bdw.b, bdb.b, NULL, 0));
+    tu_buf_read(ctx, bdw, got);
+    tu_buf_read(ctx, bdb, got + nw);
+    char what[200];
+    cc_describe(r, algo, what, sizeof what);
+    tu_compare(what, got, want, nw + r->k, 0, 0, NULL);
+    tu_check_canary(ctx, bdw);
+    tu_buf_free(bx);
+    tu_buf_free(bdy);
+    tu_buf_free(bdw);
+    tu_buf_free(bdb);
+    free(x);
+    free(dy);
+    free(got);
+    free(want);
+}
+
 /* Every GPU-shaped kernel the case can take. */
 static void check_case(clt_context_t ctx, const ref_conv *r)
 {
@@ -59,6 +95,10 @@ static void check_case(clt_context_t ctx, const ref_conv *r)
     check_pass(ctx, r, CLT_CONV_FORWARD, CLT_CONV_ALGO_IM2COL_GEMM);
     check_pass(ctx, r, CLT_CONV_FORWARD, CLT_CONV_ALGO_DIRECT);
     check_pass(ctx, r, CLT_CONV_BACKWARD_DATA, CLT_CONV_ALGO_IM2COL_GEMM);
+    check_weights(ctx, r, CLT_CONV_ALGO_IM2COL_GEMM);
+    if (clt_conv2d_check(ctx, &d, CLT_CONV_BACKWARD_WEIGHTS, CLT_CONV_ALGO_GEMM_1X1) ==
+        CLT_STATUS_SUCCESS)
+        check_weights(ctx, r, CLT_CONV_ALGO_GEMM_1X1);
     if (clt_conv2d_check(ctx, &d, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F2X3) ==
         CLT_STATUS_SUCCESS)
         check_pass(ctx, r, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F2X3);
@@ -74,17 +114,32 @@ static void test_gpu_shaped_kernels(void **state)
     ctx->is_cpu = false;   /* before any program is built */
     ctx->gemm.own = false; /* CLBlast, as on GPUs */
     for (int i = 0; i < cc_edge_count; i++)
-        check_case(ctx, &cc_edge_cases[i]);
-    uint64_t s = 99;
-    for (int i = 0; i < 20; i++) {
-        ref_conv r = cc_random_case(&s);
-        check_case(ctx, &r);
+        check_case(ctx, &cc_edge_cases[i]); /* implicit GEMM where it wins */
+    /* reductions long enough to be cut into slices (gemm_sum.c), with a
+     * remainder, and a grouped one; several implicit-GEMM tiles each way
+     * with padding, stride and dilation (conv_igemm.c) */
+    const ref_conv sliced[] = {{2, 3, 40, 40, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+                               {3, 4, 40, 40, 6, 1, 1, 0, 0, 1, 1, 1, 1, 1},
+                               {2, 4, 33, 35, 6, 1, 1, 0, 0, 1, 1, 1, 1, 2},
+                               {2, 5, 19, 23, 130, 3, 2, 1, 2, 2, 1, 1, 2, 1},
+                               {1, 17, 12, 12, 140, 1, 1, 0, 0, 1, 1, 1, 1, 1}};
+    /* forward both ways: implicit GEMM wherever it can run, and never */
+    for (int mode = 0; mode < 2; mode++) {
+        setenv("CLT_IGEMM", mode ? "0" : "1", 1);
+        for (size_t i = 0; i < sizeof sliced / sizeof sliced[0]; i++)
+            check_case(ctx, &sliced[i]);
+        uint64_t s = 99;
+        for (int i = 0; i < 20; i++) {
+            ref_conv r = cc_random_case(&s);
+            check_case(ctx, &r);
+        }
     }
+    unsetenv("CLT_IGEMM");
     clt_context_destroy(ctx);
 }
 
-/* Pooling: the row kernels (CPUs) and the element kernels (GPUs) sum in the
- * same order, so they must agree to the bit, forward and backward. */
+/* Pooling: the row kernels (CPUs) and the element kernels (GPUs) must agree
+ * forward and backward: argmax indices exactly, values to a few ulps. */
 static void run_pool(clt_context_t ctx, const clt_pool2d_desc *d, const float *x, const float *dy,
                      float *y, int *idx, float *dx)
 {
@@ -109,6 +164,20 @@ static void run_pool(clt_context_t ctx, const clt_pool2d_desc *d, const float *x
     tu_buf_free(by);
     tu_buf_free(bdy);
     tu_buf_free(bdx);
+}
+
+/* The two families sum overlapping windows in their own order, and a
+   compiler may contract differently in each (NVIDIA's did): a few ulps. */
+static void assert_close_or_nan(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(a[i]) || isnan(b[i])) {
+            assert_true(isnan(a[i]) && isnan(b[i]));
+            continue;
+        }
+        if (fabsf(a[i] - b[i]) > 4e-6f * fmaxf(1.0f, fabsf(a[i])))
+            fail_msg("element %zu: %.9g vs %.9g", i, a[i], b[i]);
+    }
 }
 
 static void test_pool_rows_match_elements(void **state)
@@ -185,9 +254,9 @@ static void test_pool_rows_match_elements(void **state)
             idx[k] = calloc(ny, sizeof(int));
             run_pool(k ? gpu : cpu, d, x, dy, y[k], idx[k], dx[k]);
         }
-        assert_memory_equal(y[0], y[1], ny * sizeof(float));
+        assert_close_or_nan(y[0], y[1], ny);
         assert_memory_equal(idx[0], idx[1], ny * sizeof(int));
-        assert_memory_equal(dx[0], dx[1], nx * sizeof(float));
+        assert_close_or_nan(dx[0], dx[1], nx);
         for (int k = 0; k < 2; k++) {
             free(y[k]);
             free(dx[k]);
@@ -200,9 +269,48 @@ static void test_pool_rows_match_elements(void **state)
     clt_context_destroy(gpu);
 }
 
+/* AUTO on a GPU picks Winograd for 3x3; where one image's Winograd
+   workspace would pass 32-bit indexing it must take another algorithm,
+   not refuse the shape (found by test_fuzz on the H100). */
+static void test_auto_gives_way(void **state)
+{
+    (void)state;
+    clt_context_options opt = {.cache = CLT_CACHE_OFF};
+    clt_context_t gpu = NULL;
+    if (clt_context_create(&opt, &gpu) != CLT_STATUS_SUCCESS)
+        skip();
+    gpu->is_cpu = false;
+    clt_conv2d_desc d = {.n = 1,
+                         .c = 46341,
+                         .h = 10,
+                         .w = 13,
+                         .k = 3270,
+                         .kernel_h = 3,
+                         .kernel_w = 3,
+                         .pad_h = 1,
+                         .pad_w = 1,
+                         .stride_h = 1,
+                         .stride_w = 1,
+                         .dilation_h = 1,
+                         .dilation_w = 1,
+                         .groups = 1};
+    clt_conv2d_desc small = d;
+    small.c = small.k = 64;
+    clt_conv_algo algo;
+    TU_OK(gpu, clt_conv2d_auto_algo(gpu, &small, CLT_CONV_FORWARD, &algo, NULL));
+    assert_int_equal(algo, CLT_CONV_ALGO_WINOGRAD_F2X3);
+    TU_OK(gpu, clt_conv2d_check(gpu, &d, CLT_CONV_FORWARD, CLT_CONV_ALGO_AUTO));
+    TU_OK(gpu, clt_conv2d_auto_algo(gpu, &d, CLT_CONV_FORWARD, &algo, NULL));
+    assert_int_equal(algo, CLT_CONV_ALGO_IM2COL_GEMM);
+    assert_int_equal(clt_conv2d_check(gpu, &d, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F2X3),
+                     CLT_STATUS_SIZE_OVERFLOW);
+    clt_context_destroy(gpu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_gpu_shaped_kernels),
-                                       cmocka_unit_test(test_pool_rows_match_elements)};
+                                       cmocka_unit_test(test_pool_rows_match_elements),
+                                       cmocka_unit_test(test_auto_gives_way)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
