@@ -13,23 +13,33 @@ __kernel void bias_add(__global float *y, int y_off, __global const float *bias,
         y[y_off + plane * hw + p] += bias[b_off + plane % c];
 }
 
-/* dbias[ch] = sum over n and hw of dy[n, ch, hw]. One work-item per channel;
- * each plane is summed on its own first, which keeps the rounding error near
- * that of hw + n additions rather than n * hw. */
-__kernel void bias_backward(__global const float *dy, int dy_off, __global float *dbias, int db_off,
-                            int n, int c, int hw)
+/* dbias[ch] = sum over n and hw of dy[n, ch, hw], in two passes that keep
+ * the rounding error near that of hw + n additions rather than n * hw:
+ * each plane summed on its own (one work-item per plane: n * c of them, where
+ * one per channel left most of a GPU, and of PoCL's cores, idle), then the
+ * planes of a channel in order of n. */
+__kernel void bias_plane_sums(__global const float *dy, int dy_off, __global float *sums,
+                              int planes, int hw)
+{
+    int plane = CLT_GID(0);
+    if (plane >= planes)
+        return;
+    __global const float *p = dy + dy_off + plane * hw;
+    float s = 0.0f;
+    for (int i = 0; i < hw; i++)
+        s += p[i];
+    sums[plane] = s;
+}
+
+__kernel void bias_backward(__global const float *sums, __global float *dbias, int db_off, int n,
+                            int c)
 {
     int ch = CLT_GID(0);
     if (ch >= c)
         return;
     float total = 0.0f;
-    for (int i = 0; i < n; i++) {
-        __global const float *plane = dy + dy_off + (i * c + ch) * hw;
-        float s = 0.0f;
-        for (int p = 0; p < hw; p++)
-            s += plane[p];
-        total += s;
-    }
+    for (int i = 0; i < n; i++)
+        total += sums[i * c + ch];
     dbias[db_off + ch] = total;
 }
 

@@ -31,10 +31,15 @@ clt_status clt__bias_add_run(clt_context_t ctx, int n, int c, int hw, clt_buf y,
 clt_status clt__bias_backward_run(clt_context_t ctx, int n, int c, int hw, clt_buf dy,
                                   clt_buf dbias)
 {
-    size_t global = (size_t)c;
-    return CLT_LAUNCH(ctx, "nn", "bias_backward", 1, &global, NULL, CLT_ARG_MEM(dy.mem),
-                      CLT_ARG_INT(dy.offset), CLT_ARG_MEM(dbias.mem), CLT_ARG_INT(dbias.offset),
-                      CLT_ARG_INT(n), CLT_ARG_INT(c), CLT_ARG_INT(hw));
+    size_t planes = (size_t)n * c, global = (size_t)c;
+    cl_mem sums;
+    CLT__CHECK(clt__scratch(ctx, CLT__SCRATCH_AUX, planes * sizeof(float), &sums));
+    CLT__CHECK(CLT_LAUNCH(ctx, "nn", "bias_plane_sums", 1, &planes, NULL, CLT_ARG_MEM(dy.mem),
+                          CLT_ARG_INT(dy.offset), CLT_ARG_MEM(sums), CLT_ARG_INT(planes),
+                          CLT_ARG_INT(hw)));
+    return CLT_LAUNCH(ctx, "nn", "bias_backward", 1, &global, NULL, CLT_ARG_MEM(sums),
+                      CLT_ARG_MEM(dbias.mem), CLT_ARG_INT(dbias.offset), CLT_ARG_INT(n),
+                      CLT_ARG_INT(c));
 }
 
 /* The tensor and bias of a bias op: shapes, buffers and no overlap. */
