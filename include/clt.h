@@ -329,6 +329,8 @@ typedef enum clt_conv_algo {
     CLT_CONV_ALGO_IM2COL_GEMM,   /* batched im2col + one GEMM per group */
     CLT_CONV_ALGO_GEMM_1X1,      /* 1x1, stride 1, pad 0: GEMM on x as is */
     CLT_CONV_ALGO_WINOGRAD_F2X3, /* 3x3, stride 1, dilation 1, groups 1 */
+    CLT_CONV_ALGO_WINOGRAD_F4X3, /* the same with 4x4 output tiles: 2.25 multiplies per
+                                    output instead of 4, a few times the rounding error */
     CLT_CONV_ALGO_COUNT
 } clt_conv_algo;
 
@@ -405,7 +407,7 @@ CLT_API clt_status clt_conv2d_forward_prepared(clt_context_t ctx, const clt_conv
 
 /* dx = the gradient of the loss with respect to x, given dy for y =
  * conv(x, w): col2im(W^T dY) in effect. dx is overwritten. Supported by
- * DIRECT, IM2COL_GEMM, GEMM_1X1 and WINOGRAD_F2X3 (pad <= 2). */
+ * DIRECT, IM2COL_GEMM, GEMM_1X1 and both WINOGRADs (pad <= 2). */
 CLT_API clt_status clt_conv2d_backward_data(clt_context_t ctx, const clt_conv2d_desc *d,
                                             clt_conv_algo algo, clt_buf dy, clt_buf w, clt_buf dx,
                                             cl_mem workspace, size_t workspace_bytes);

@@ -9,10 +9,8 @@
 #include <string.h>
 
 static const clt__conv_impl *const algos[] = {
-    &clt__conv_direct,
-    &clt__conv_im2col,
-    &clt__conv_gemm1x1,
-    &clt__conv_winograd,
+    &clt__conv_direct,   &clt__conv_im2col,    &clt__conv_gemm1x1,
+    &clt__conv_winograd, &clt__conv_winograd4,
 };
 #define N_ALGOS (sizeof algos / sizeof algos[0])
 
@@ -22,6 +20,7 @@ static const char *const algo_names[CLT_CONV_ALGO_COUNT] = {
     [CLT_CONV_ALGO_IM2COL_GEMM] = "im2col",
     [CLT_CONV_ALGO_GEMM_1X1] = "gemm1x1",
     [CLT_CONV_ALGO_WINOGRAD_F2X3] = "winograd",
+    [CLT_CONV_ALGO_WINOGRAD_F4X3] = "winograd4",
 };
 
 /* Default cap on an operation's workspace when clt chooses it: larger
@@ -44,8 +43,9 @@ clt_status clt_conv_algo_from_name(const char *name, clt_conv_algo *out)
             *out = (clt_conv_algo)a;
             return CLT_STATUS_SUCCESS;
         }
-    return clt__fail(NULL, CLT_STATUS_INVALID_VALUE,
-                     "unknown algorithm \"%s\" (auto, direct, im2col, gemm1x1, winograd)", name);
+    return clt__fail(
+        NULL, CLT_STATUS_INVALID_VALUE,
+        "unknown algorithm \"%s\" (auto, direct, im2col, gemm1x1, winograd, winograd4)", name);
 }
 
 /* The optional members of an algorithm, with their defaults. */
@@ -189,12 +189,12 @@ static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_
     bool implicit = ctx->gemm.own && d->groups == 1 && d->stride_w == 1;
     if (depthwise || (op == CLT_CONV_FORWARD && !implicit && cg * d->kernel_h * d->kernel_w < 16))
         return CLT_CONV_ALGO_DIRECT;
-    /* on the H100, 1.3-1.6x im2col forward and 1.6-2.5x backward data, but
-       0.9x backward data on 7x7 images */
-    bool wino_pass = op == CLT_CONV_FORWARD || (op == CLT_CONV_BACKWARD_DATA && d->h * d->w >= 100);
-    if (!ctx->is_cpu && wino_pass && clt__conv_winograd.supports(d, op, why, sizeof why) &&
-        d->c >= 16 && d->k >= 16)
-        return CLT_CONV_ALGO_WINOGRAD_F2X3;
+    /* on the H100 (ResNet-50's 3x3 layers, N = 32), F(4,3) ran 1.2-1.5x
+       F(2,3) and 1.8-2.9x im2col forward, 1.2-1.5x and 1.2-3.6x backward
+       data, with max errors of 4-8e-6 of the largest output */
+    if (!ctx->is_cpu && op != CLT_CONV_BACKWARD_WEIGHTS &&
+        clt__conv_winograd4.supports(d, op, why, sizeof why) && d->c >= 16 && d->k >= 16)
+        return CLT_CONV_ALGO_WINOGRAD_F4X3;
     return CLT_CONV_ALGO_IM2COL_GEMM;
 }
 

@@ -39,6 +39,7 @@ extern const clt__conv_impl clt__conv_direct;
 extern const clt__conv_impl clt__conv_im2col;
 extern const clt__conv_impl clt__conv_gemm1x1;
 extern const clt__conv_impl clt__conv_winograd;
+extern const clt__conv_impl clt__conv_winograd4;
 
 /* Sizes derived from a descriptor, as size_t. */
 size_t clt__conv_x_elems(const clt_conv2d_desc *d);

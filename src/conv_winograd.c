@@ -1,11 +1,30 @@
-/* WINOGRAD_F2X3: 3x3, stride 1, dilation 1, groups 1, any padding. The
- * filter transform can be done once (clt_conv2d_weights_create); per chunk
- * of images: input transform, 16 batched GEMMs, output transform.
- * Backward data is the forward convolution of dy with the filters flipped
- * and transposed, padded by 2 - pad (so pad <= 2). */
+/* WINOGRAD_F2X3 and WINOGRAD_F4X3: 3x3, stride 1, dilation 1, groups 1,
+ * any padding; output tiles of m x m (2 or 4) from input tiles of a x a
+ * (a = m + 2). The filter transform can be done once
+ * (clt_conv2d_weights_create); per chunk of images: input transform, a^2
+ * batched GEMMs, output transform. Backward data is the forward convolution
+ * of dy with the filters flipped and transposed, padded by 2 - pad (so
+ * pad <= 2). */
 #include "conv_impl.h"
 
 #include <stdio.h>
+
+/* What tells the two apart: tile size and kernels (cl/winograd.cl,
+ * cl/winograd4.cl). CPUs take the _rows input transform where there is one. */
+typedef struct wino {
+    int m;
+    const char *program, *filter, *input, *input_rows, *output;
+} wino;
+
+static const wino F2 = {
+    2, "winograd", "winograd_filter", "winograd_input", "winograd_input_rows", "winograd_output"};
+static const wino F4 = {4,    "winograd4",       "winograd4_filter", "winograd4_input",
+                        NULL, "winograd4_output"};
+
+static size_t positions(const wino *v)
+{
+    return (size_t)(v->m + 2) * (v->m + 2);
+}
 
 static bool supports(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t cap)
 {
@@ -25,25 +44,25 @@ static bool supports(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t
     return true;
 }
 
-static void tiles(const clt_conv2d_desc *d, int *p, int *q, int *tp, int *tq)
+static void tiles(const wino *v, const clt_conv2d_desc *d, int *p, int *q, int *tp, int *tq)
 {
     clt__conv_out_hw(d, p, q);
-    *tp = (*p + 1) / 2;
-    *tq = (*q + 1) / 2;
+    *tp = (*p + v->m - 1) / v->m;
+    *tq = (*q + v->m - 1) / v->m;
 }
 
-static size_t u_floats(const clt_conv2d_desc *d)
+static size_t u_floats(const wino *v, const clt_conv2d_desc *d)
 {
-    return 16 * (size_t)d->k * d->c;
+    return positions(v) * (size_t)d->k * d->c;
 }
 
-/* U (unless prepared) + V (16 C T) + M (16 K T), T the chunk's tiles. */
-static size_t forward_workspace(const clt_conv2d_desc *d, int images)
+/* U (unless prepared) + V (a^2 C T) + M (a^2 K T), T the chunk's tiles. */
+static size_t forward_workspace(const wino *v, const clt_conv2d_desc *d, int images)
 {
     int p, q, tp, tq;
-    tiles(d, &p, &q, &tp, &tq);
+    tiles(v, d, &p, &q, &tp, &tq);
     size_t t = (size_t)images * tp * tq;
-    return (u_floats(d) + 16 * t * ((size_t)d->c + d->k)) * sizeof(float);
+    return (u_floats(v, d) + positions(v) * t * ((size_t)d->c + d->k)) * sizeof(float);
 }
 
 /* The forward convolution whose output is d's backward-data dx. */
@@ -59,67 +78,70 @@ static clt_conv2d_desc transposed(const clt_conv2d_desc *d)
 }
 
 /* Backward data: the transposed forward's, then the flipped filters. */
-static size_t workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)
+static size_t workspace(const wino *v, const clt_conv2d_desc *d, clt_conv_op op, int images)
 {
     if (op != CLT_CONV_BACKWARD_DATA)
-        return forward_workspace(d, images);
+        return forward_workspace(v, d, images);
     clt_conv2d_desc t = transposed(d);
-    return forward_workspace(&t, images) + 9 * (size_t)d->k * d->c * sizeof(float);
+    return forward_workspace(v, &t, images) + 9 * (size_t)d->k * d->c * sizeof(float);
 }
 
-static clt_status prepare(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf w, clt_buf out)
+static clt_status prepare(const wino *v, clt_context_t ctx, const clt_conv2d_desc *d, clt_buf w,
+                          clt_buf out)
 {
     size_t global[2] = {(size_t)d->c, (size_t)d->k};
-    return CLT_LAUNCH(ctx, "winograd", "winograd_filter", 2, global, NULL, CLT_ARG_MEM(w.mem),
+    return CLT_LAUNCH(ctx, v->program, v->filter, 2, global, NULL, CLT_ARG_MEM(w.mem),
                       CLT_ARG_INT(w.offset), CLT_ARG_MEM(out.mem), CLT_ARG_INT(out.offset),
                       CLT_ARG_INT(d->k), CLT_ARG_INT(d->c));
 }
 
-static clt_status transform_input(clt_context_t ctx, const clt__conv_args *a, int n0, int nb,
-                                  size_t v_off, int tp, int tq)
+static clt_status transform_input(const wino *v, clt_context_t ctx, const clt__conv_args *a, int n0,
+                                  int nb, size_t v_off, int tp, int tq)
 {
     const clt_conv2d_desc *d = a->d;
     /* CPUs walk tile rows; GPUs take one tile per work-item */
+    bool by_rows = ctx->is_cpu && v->input_rows;
     size_t rows[3] = {(size_t)tp, (size_t)d->c, (size_t)nb};
     size_t tiles[3] = {(size_t)nb * tp * tq, (size_t)d->c, 1};
-    return CLT_LAUNCH(ctx, "winograd", ctx->is_cpu ? "winograd_input_rows" : "winograd_input", 3,
-                      ctx->is_cpu ? rows : tiles, NULL, CLT_ARG_MEM(a->x.mem),
+    return CLT_LAUNCH(ctx, v->program, by_rows ? v->input_rows : v->input, 3,
+                      by_rows ? rows : tiles, NULL, CLT_ARG_MEM(a->x.mem),
                       CLT_ARG_INT(a->x.offset + (size_t)n0 * d->c * d->h * d->w),
                       CLT_ARG_MEM(a->ws), CLT_ARG_INT(v_off), CLT_ARG_INT(nb), CLT_ARG_INT(d->c),
                       CLT_ARG_INT(d->h), CLT_ARG_INT(d->w), CLT_ARG_INT(d->pad_h),
                       CLT_ARG_INT(d->pad_w), CLT_ARG_INT(tp), CLT_ARG_INT(tq));
 }
 
-static clt_status transform_output(clt_context_t ctx, const clt__conv_args *a, int n0, int nb,
-                                   size_t m_off, int tp, int tq)
+static clt_status transform_output(const wino *v, clt_context_t ctx, const clt__conv_args *a,
+                                   int n0, int nb, size_t m_off, int tp, int tq)
 {
     const clt_conv2d_desc *d = a->d;
     size_t global[2] = {(size_t)nb * tp * tq, (size_t)d->k};
     cl_mem bias = a->bias.mem ? a->bias.mem : a->y.mem;
     return CLT_LAUNCH(
-        ctx, "winograd", "winograd_output", 2, global, NULL, CLT_ARG_MEM(a->ws), CLT_ARG_INT(m_off),
+        ctx, v->program, v->output, 2, global, NULL, CLT_ARG_MEM(a->ws), CLT_ARG_INT(m_off),
         CLT_ARG_MEM(a->y.mem), CLT_ARG_INT(a->y.offset + (size_t)n0 * d->k * a->p * a->q),
         CLT_ARG_MEM(bias), CLT_ARG_INT(a->bias.offset), CLT_ARG_INT(a->bias.mem != NULL),
         CLT_ARG_INT(a->act == CLT_ACTIVATION_RELU), CLT_ARG_INT(nb), CLT_ARG_INT(d->k),
         CLT_ARG_INT(a->p), CLT_ARG_INT(a->q), CLT_ARG_INT(tp), CLT_ARG_INT(tq));
 }
 
-static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
+static clt_status forward(const wino *v, clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
     int p, q, tp, tq;
-    tiles(d, &p, &q, &tp, &tq);
+    tiles(v, d, &p, &q, &tp, &tq);
+    size_t np = positions(v);
     clt_buf u = a->w;
     if (!a->w_prepared) {
         u = (clt_buf){a->ws, 0};
-        CLT__CHECK(prepare(ctx, d, a->w, u));
+        CLT__CHECK(prepare(v, ctx, d, a->w, u));
     }
     size_t kk = (size_t)d->k, cc = (size_t)d->c;
     for (int n0 = 0; n0 < d->n; n0 += a->chunk) {
         int nb = d->n - n0 < a->chunk ? d->n - n0 : a->chunk;
         size_t t = (size_t)nb * tp * tq;
-        size_t v_off = u_floats(d), m_off = v_off + 16 * cc * t;
-        CLT__CHECK(transform_input(ctx, a, n0, nb, v_off, tp, tq));
+        size_t v_off = u_floats(v, d), m_off = v_off + np * cc * t;
+        CLT__CHECK(transform_input(v, ctx, a, n0, nb, v_off, tp, tq));
         clt__gemm_desc g = {
             .ta = CLT_NO_TRANS,
             .tb = CLT_NO_TRANS,
@@ -140,19 +162,19 @@ static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
             .c_off = m_off,
             .ldc = t,
             .c_stride = kk * t,
-            .batch = 16,
+            .batch = np,
         };
         CLT__CHECK(clt__gemm_run(ctx, &g));
-        CLT__CHECK(transform_output(ctx, a, n0, nb, m_off, tp, tq));
+        CLT__CHECK(transform_output(v, ctx, a, n0, nb, m_off, tp, tq));
     }
     return CLT_STATUS_SUCCESS;
 }
 
-static clt_status backward_data(clt_context_t ctx, const clt__conv_args *a)
+static clt_status backward_data(const wino *v, clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
     clt_conv2d_desc t = transposed(d);
-    size_t wt_off = forward_workspace(&t, a->chunk) / sizeof(float);
+    size_t wt_off = forward_workspace(v, &t, a->chunk) / sizeof(float);
     size_t global[3] = {9, (size_t)d->c, (size_t)d->k};
     CLT__CHECK(CLT_LAUNCH(ctx, "conv", "conv_flip_weights", 3, global, NULL, CLT_ARG_MEM(a->w.mem),
                           CLT_ARG_INT(a->w.offset), CLT_ARG_MEM(a->ws), CLT_ARG_INT(wt_off),
@@ -166,20 +188,39 @@ static clt_status backward_data(clt_context_t ctx, const clt__conv_args *a)
                         .ws_bytes = a->ws_bytes,
                         .chunk = a->chunk};
     clt__conv_out_hw(&t, &f.p, &f.q);
-    return forward(ctx, &f);
+    return forward(v, ctx, &f);
 }
 
-static size_t prepared_size(const clt_conv2d_desc *d)
-{
-    return u_floats(d);
-}
+/* The clt__conv_impl of one variant: its members bound to `var`. */
+#define WINOGRAD_IMPL(name, var, algo_id)                                                          \
+    static size_t name##_workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)           \
+    {                                                                                              \
+        return workspace(&var, d, op, images);                                                     \
+    }                                                                                              \
+    static clt_status name##_forward(clt_context_t ctx, const clt__conv_args *a)                   \
+    {                                                                                              \
+        return forward(&var, ctx, a);                                                              \
+    }                                                                                              \
+    static clt_status name##_backward_data(clt_context_t ctx, const clt__conv_args *a)             \
+    {                                                                                              \
+        return backward_data(&var, ctx, a);                                                        \
+    }                                                                                              \
+    static size_t name##_prepared_size(const clt_conv2d_desc *d)                                   \
+    {                                                                                              \
+        return u_floats(&var, d);                                                                  \
+    }                                                                                              \
+    static clt_status name##_prepare(clt_context_t ctx, const clt_conv2d_desc *d, clt_buf w,       \
+                                     clt_buf out)                                                  \
+    {                                                                                              \
+        return prepare(&var, ctx, d, w, out);                                                      \
+    }                                                                                              \
+    const clt__conv_impl name = {.algo = algo_id,                                                  \
+                                 .supports = supports,                                             \
+                                 .workspace = name##_workspace,                                    \
+                                 .forward = name##_forward,                                        \
+                                 .backward_data = name##_backward_data,                            \
+                                 .prepared_size = name##_prepared_size,                            \
+                                 .prepare = name##_prepare};
 
-const clt__conv_impl clt__conv_winograd = {
-    .algo = CLT_CONV_ALGO_WINOGRAD_F2X3,
-    .supports = supports,
-    .workspace = workspace,
-    .forward = forward,
-    .backward_data = backward_data,
-    .prepared_size = prepared_size,
-    .prepare = prepare,
-};
+WINOGRAD_IMPL(clt__conv_winograd, F2, CLT_CONV_ALGO_WINOGRAD_F2X3)
+WINOGRAD_IMPL(clt__conv_winograd4, F4, CLT_CONV_ALGO_WINOGRAD_F4X3)

@@ -20,7 +20,16 @@ ref_conv cc_random_case(uint64_t *s);
 #define CC_ALGOS                                                                                   \
     {                                                                                              \
         CLT_CONV_ALGO_DIRECT, CLT_CONV_ALGO_IM2COL_GEMM, CLT_CONV_ALGO_GEMM_1X1,                   \
-            CLT_CONV_ALGO_WINOGRAD_F2X3, CLT_CONV_ALGO_AUTO                                        \
+            CLT_CONV_ALGO_WINOGRAD_F2X3, CLT_CONV_ALGO_WINOGRAD_F4X3, CLT_CONV_ALGO_AUTO           \
     }
+
+/* The rounding an algorithm adds to a plain sum of products, as a factor
+ * for tolerances: 0 where integer inputs stay exact (direct, GEMMs), 1 for
+ * Winograd F(2,3)'s halves, 8 for F(4,3)'s sixths and 24ths and its larger
+ * transform entries (up to 8). */
+static inline double cc_rounding(clt_conv_algo algo)
+{
+    return algo == CLT_CONV_ALGO_WINOGRAD_F2X3 ? 1 : algo == CLT_CONV_ALGO_WINOGRAD_F4X3 ? 8 : 0;
+}
 
 #endif

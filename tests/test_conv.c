@@ -68,9 +68,9 @@ static void free_data(conv_data *t)
 static void tolerance(const ref_conv *r, clt_conv_algo algo, int random, double *atol, double *rtol)
 {
     double len = (double)(r->c / r->groups) * r->r * r->s;
-    bool wino = algo == CLT_CONV_ALGO_WINOGRAD_F2X3;
-    *atol = random ? 2e-6 * len * (wino ? 4 : 1) : (wino ? 1e-4 * len : 0);
-    *rtol = random ? 1e-5 : (wino ? 1e-6 : 0);
+    double wino = cc_rounding(algo);
+    *atol = random ? 2e-6 * len * (wino ? 4 * wino : 1) : 1e-4 * len * wino;
+    *rtol = random ? 1e-5 * (wino > 1 ? wino : 1) : 1e-6 * wino;
 }
 
 /* Runs one case on the device and checks it; returns 0 if the algorithm
@@ -161,6 +161,7 @@ static void test_winograd_accuracy(void **state)
     clt_context_t ctx = tu_ctx(state);
     ref_conv r = {2, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1};
     assert_int_equal(run_case(ctx, &r, CLT_CONV_ALGO_WINOGRAD_F2X3, 1, 1, 0, 5), 1);
+    assert_int_equal(run_case(ctx, &r, CLT_CONV_ALGO_WINOGRAD_F4X3, 1, 1, 0, 5), 1);
     assert_int_equal(run_case(ctx, &r, CLT_CONV_ALGO_IM2COL_GEMM, 1, 1, 0, 5), 1);
     assert_int_equal(run_case(ctx, &r, CLT_CONV_ALGO_DIRECT, 1, 1, 0, 5), 1);
 }
@@ -190,8 +191,9 @@ static void test_workspace_chunks(void **state)
     tu_buf x = tu_buf_new(ctx, t.x, t.nx), w = tu_buf_new(ctx, t.w, t.nw);
     tu_buf b = tu_buf_new(ctx, t.bias, (size_t)r.k), y = tu_buf_new(ctx, NULL, t.ny);
     float *got = malloc(t.ny * sizeof(float));
-    const clt_conv_algo algos[] = {CLT_CONV_ALGO_IM2COL_GEMM, CLT_CONV_ALGO_WINOGRAD_F2X3};
-    for (int i = 0; i < 2; i++) {
+    const clt_conv_algo algos[] = {CLT_CONV_ALGO_IM2COL_GEMM, CLT_CONV_ALGO_WINOGRAD_F2X3,
+                                   CLT_CONV_ALGO_WINOGRAD_F4X3};
+    for (int i = 0; i < 3; i++) {
         size_t full = 0, min = 0;
         TU_OK(ctx, clt_conv2d_workspace_size(ctx, &d, CLT_CONV_FORWARD, algos[i], &full));
         TU_OK(ctx, clt_conv2d_workspace_size(ctx, &one, CLT_CONV_FORWARD, algos[i], &min));
@@ -207,7 +209,7 @@ static void test_workspace_chunks(void **state)
                                           fresh.b, ws, sizes[k]));
             tu_buf_read(ctx, fresh, got);
             tu_compare(clt_conv_algo_name(algos[i]), got, t.want, t.ny,
-                       algos[i] == CLT_CONV_ALGO_WINOGRAD_F2X3 ? 1e-3 : 0, 0, NULL);
+                       1e-3 * cc_rounding(algos[i]), 0, NULL);
             tu_check_canary(ctx, fresh);
             tu_buf_free(fresh);
         }

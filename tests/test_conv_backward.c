@@ -69,8 +69,8 @@ static void tolerance(const ref_conv *r, clt_conv_algo algo, int random, int wei
     ref_conv_out_hw(r, &p, &q);
     /* the length of the sums behind each gradient element */
     double len = weights ? (double)r->n * p * q : (double)(r->k / r->groups) * r->r * r->s;
-    bool wino = algo == CLT_CONV_ALGO_WINOGRAD_F2X3;
-    *atol = random ? 3e-6 * len * (wino ? 4 : 1) : (wino ? 1e-4 * len : 0);
+    double wino = cc_rounding(algo);
+    *atol = random ? 3e-6 * len * (wino ? 4 * wino : 1) : 1e-4 * len * wino;
     *rtol = random ? 1e-5 : 0;
 }
 

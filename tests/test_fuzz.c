@@ -287,18 +287,19 @@ static verdict conv_rules(const clt_conv2d_desc *d, conv_geom *g)
     return v;
 }
 
-/* Winograd F(2,3)'s workspace for one image, in floats, from the algorithm:
- * transformed filters U (16 K C), input tiles V (16 C T) and products M
- * (16 K T) over T = ceil(P/2) ceil(Q/2) tiles. Backward data runs the
- * forward convolution of dy (P x Q, padded by 2 - pad, so its output is
+/* Winograd F(m,3)'s workspace for one image, in floats, from the algorithm
+ * (a = m + 2): transformed filters U (a^2 K C), input tiles V (a^2 C T) and
+ * products M (a^2 K T) over T = ceil(P/m) ceil(Q/m) tiles. Backward data runs
+ * the forward convolution of dy (P x Q, padded by 2 - pad, so its output is
  * H x W) with K and C swapped, plus the flipped filters (9 K C). */
-static uint64_t winograd_floats(const clt_conv2d_desc *d, const conv_geom *g, clt_conv_op op)
+static uint64_t winograd_floats(const clt_conv2d_desc *d, const conv_geom *g, clt_conv_op op, int m)
 {
     uint64_t kc = mul((uint64_t)d->k, (uint64_t)d->c), ck = add((uint64_t)d->c, (uint64_t)d->k);
     long long oh = op == CLT_CONV_BACKWARD_DATA ? d->h : g->p;
     long long ow = op == CLT_CONV_BACKWARD_DATA ? d->w : g->q;
-    uint64_t t = mul((uint64_t)(oh + 1) / 2, (uint64_t)(ow + 1) / 2);
-    uint64_t floats = add(mul(16, kc), mul(mul(16, t), ck));
+    uint64_t a2 = (uint64_t)(m + 2) * (uint64_t)(m + 2);
+    uint64_t t = mul((uint64_t)(oh + m - 1) / (uint64_t)m, (uint64_t)(ow + m - 1) / (uint64_t)m);
+    uint64_t floats = add(mul(a2, kc), mul(mul(a2, t), ck));
     return op == CLT_CONV_BACKWARD_DATA ? add(floats, mul(9, kc)) : floats;
 }
 
@@ -313,11 +314,12 @@ static verdict algo_rules(const clt_conv2d_desc *d, const conv_geom *g, clt_conv
                  d->dilation_h == 1 && d->dilation_w == 1 && d->groups == 1;
     if (algo == CLT_CONV_ALGO_GEMM_1X1 && !one)
         violates(&v, CLT_STATUS_NOT_SUPPORTED);
-    if (algo == CLT_CONV_ALGO_WINOGRAD_F2X3) {
+    if (algo == CLT_CONV_ALGO_WINOGRAD_F2X3 || algo == CLT_CONV_ALGO_WINOGRAD_F4X3) {
         if (!three || op == CLT_CONV_BACKWARD_WEIGHTS ||
             (op == CLT_CONV_BACKWARD_DATA && (d->pad_h > 2 || d->pad_w > 2)))
             violates(&v, CLT_STATUS_NOT_SUPPORTED);
-        else if (winograd_floats(d, g, op) > INT_MAX) /* the workspace is indexed with int */
+        else if (winograd_floats(d, g, op, algo == CLT_CONV_ALGO_WINOGRAD_F4X3 ? 4 : 2) >
+                 INT_MAX) /* the workspace is indexed with int */
             violates(&v, CLT_STATUS_SIZE_OVERFLOW);
     }
     return v;
@@ -394,8 +396,8 @@ static void check_workspace(const clt_conv2d_desc *d, const conv_geom *g, clt_co
     else if (algo == CLT_CONV_ALGO_IM2COL_GEMM)
         one = mul(mul(mul((uint64_t)d->c, (uint64_t)d->kernel_h), (uint64_t)d->kernel_w),
                   mul((uint64_t)g->p, (uint64_t)g->q));
-    else if (algo == CLT_CONV_ALGO_WINOGRAD_F2X3)
-        one = winograd_floats(d, g, op);
+    else if (algo == CLT_CONV_ALGO_WINOGRAD_F2X3 || algo == CLT_CONV_ALGO_WINOGRAD_F4X3)
+        one = winograd_floats(d, g, op, algo == CLT_CONV_ALGO_WINOGRAD_F4X3 ? 4 : 2);
     else
         return; /* AUTO: whichever it picks */
     uint64_t need = one * sizeof(float), cap = (uint64_t)512 << 20;
@@ -945,9 +947,8 @@ static void run_conv_pass(clt_context_t ctx, const ref_conv *r, clt_conv_op op, 
             assert_int_equal(err, CL_SUCCESS);
         }
     }
-    double atol = algo == CLT_CONV_ALGO_WINOGRAD_F2X3 || algo == CLT_CONV_ALGO_AUTO
-                      ? 1e-4 * 9 * (r->c + r->k)
-                      : 0; /* integers are exact but through Winograd */
+    double wino = algo == CLT_CONV_ALGO_AUTO ? 8 : cc_rounding(algo);
+    double atol = 1e-4 * 9 * (r->c + r->k) * wino; /* integers are exact but through Winograd */
     tu_buf bx = tu_buf_new(ctx, x, nx), bw = tu_buf_new(ctx, w, nw), bdy = tu_buf_new(ctx, dy, ny);
     tu_buf bb = tu_buf_new(ctx, bias, nk);
     if (op == CLT_CONV_FORWARD) {

@@ -42,7 +42,7 @@ static void check_pass(clt_context_t ctx, const ref_conv *r, clt_conv_op op, clt
     char what[200];
     cc_describe(r, algo, what, sizeof what);
     /* integers are exact through GEMMs; Winograd's halves may round */
-    tu_compare(what, got, want, nout, algo == CLT_CONV_ALGO_WINOGRAD_F2X3 ? 1e-3 : 0, 0, NULL);
+    tu_compare(what, got, want, nout, 1e-3 * cc_rounding(algo), 0, NULL);
     tu_check_canary(ctx, dout);
     tu_buf_free(din);
     tu_buf_free(dw);
@@ -100,8 +100,10 @@ static void check_case(clt_context_t ctx, const ref_conv *r)
         CLT_STATUS_SUCCESS)
         check_weights(ctx, r, CLT_CONV_ALGO_GEMM_1X1);
     if (clt_conv2d_check(ctx, &d, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F2X3) ==
-        CLT_STATUS_SUCCESS)
+        CLT_STATUS_SUCCESS) {
         check_pass(ctx, r, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F2X3);
+        check_pass(ctx, r, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F4X3);
+    }
 }
 
 static void test_gpu_shaped_kernels(void **state)
@@ -269,7 +271,7 @@ static void test_pool_rows_match_elements(void **state)
     clt_context_destroy(gpu);
 }
 
-/* AUTO on a GPU picks Winograd for 3x3; where one image's Winograd
+/* AUTO on a GPU picks Winograd F(4,3) for 3x3; where one image's Winograd
    workspace would pass 32-bit indexing it must take another algorithm,
    not refuse the shape (found by test_fuzz on the H100). */
 static void test_auto_gives_way(void **state)
@@ -298,11 +300,13 @@ static void test_auto_gives_way(void **state)
     small.c = small.k = 64;
     clt_conv_algo algo;
     TU_OK(gpu, clt_conv2d_auto_algo(gpu, &small, CLT_CONV_FORWARD, &algo, NULL));
-    assert_int_equal(algo, CLT_CONV_ALGO_WINOGRAD_F2X3);
+    assert_int_equal(algo, CLT_CONV_ALGO_WINOGRAD_F4X3);
+    TU_OK(gpu, clt_conv2d_auto_algo(gpu, &small, CLT_CONV_BACKWARD_DATA, &algo, NULL));
+    assert_int_equal(algo, CLT_CONV_ALGO_WINOGRAD_F4X3);
     TU_OK(gpu, clt_conv2d_check(gpu, &d, CLT_CONV_FORWARD, CLT_CONV_ALGO_AUTO));
     TU_OK(gpu, clt_conv2d_auto_algo(gpu, &d, CLT_CONV_FORWARD, &algo, NULL));
     assert_int_equal(algo, CLT_CONV_ALGO_IM2COL_GEMM);
-    assert_int_equal(clt_conv2d_check(gpu, &d, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F2X3),
+    assert_int_equal(clt_conv2d_check(gpu, &d, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F4X3),
                      CLT_STATUS_SIZE_OVERFLOW);
     clt_context_destroy(gpu);
 }

@@ -172,7 +172,7 @@ static void conv_data_free(conv_data *t)
 static bool conv_run(worker *w, const ref_conv *r, clt_conv_algo algo, const conv_data *t, int relu)
 {
     clt_conv2d_desc d = cc_desc(r);
-    double atol = algo == CLT_CONV_ALGO_WINOGRAD_F2X3 ? 1e-4 * 9 * (r->c + r->k) : 0;
+    double atol = 1e-4 * 9 * (r->c + r->k) * cc_rounding(algo);
     char what[200];
     cc_describe(r, algo, what, sizeof what);
     enum { X, W, B, DY, Y, DX, DW, DB, NBUF };

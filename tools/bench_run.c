@@ -389,9 +389,9 @@ static int conv_rows(clt_context_t ctx, const bench_opts *o, problem *pb, bench_
                      : pb->op == OP_CONV_BWD_DATA ? CLT_CONV_BACKWARD_DATA
                                                   : CLT_CONV_BACKWARD_WEIGHTS;
     int first = *count, rc = EXIT_OK;
-    const clt_conv_algo order[] = {CLT_CONV_ALGO_DIRECT, CLT_CONV_ALGO_IM2COL_GEMM,
-                                   CLT_CONV_ALGO_GEMM_1X1, CLT_CONV_ALGO_WINOGRAD_F2X3,
-                                   CLT_CONV_ALGO_AUTO};
+    const clt_conv_algo order[] = {CLT_CONV_ALGO_DIRECT,        CLT_CONV_ALGO_IM2COL_GEMM,
+                                   CLT_CONV_ALGO_GEMM_1X1,      CLT_CONV_ALGO_WINOGRAD_F2X3,
+                                   CLT_CONV_ALGO_WINOGRAD_F4X3, CLT_CONV_ALGO_AUTO};
     for (size_t a = 0; a < sizeof order / sizeof order[0] && rc == EXIT_OK; a++) {
         if (clt_conv2d_check(ctx, d, op, order[a]) != CLT_STATUS_SUCCESS)
             continue;

@@ -124,7 +124,7 @@ static int parse_value(const char *op, const run_opt *o, const char *s)
         return parse_float(op, o, s, o->dest);
     case OPT_ALGO:
         if (clt_conv_algo_from_name(s, o->dest) != CLT_STATUS_SUCCESS)
-            return bad_value(op, o, s, "expected direct, im2col, gemm1x1, winograd or auto");
+            return bad_value(op, o, s, "expected direct, im2col, gemm1x1, winograd, winograd4 or auto");
         return 0;
     }
     return EXIT_USAGE;

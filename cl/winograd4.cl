@@ -1,0 +1,115 @@
+/* Winograd F(4x4, 3x3) (Lavin & Gray, interpolation points 0, +-1, +-2):
+ * 36 multiplies per 4x4 output tile instead of 144 (F(2x2, 3x3): 64 for
+ * the same 16 outputs), at the price of larger transform constants and so
+ * a larger rounding error. Same structure and layouts as winograd.cl with 36
+ * positions: U[xi][k][c], V[xi][c][t], M[xi][k][t], xi = 6 i + j. One
+ * work-item per filter, input tile or output tile (GPU-shaped). */
+
+__constant float WG4_G[6][3] = {{0.25f, 0.0f, 0.0f},
+                                {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                                {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                                {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                                {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                                {0.0f, 0.0f, 1.0f}};
+
+__constant float WG4_BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                 {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+
+__constant float WG4_AT[4][6] = {
+    {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+
+/* G g G^T for one 3x3 filter. */
+__kernel void winograd4_filter(__global const float *w, int w_off, __global float *u, int u_off,
+                               int K, int C)
+{
+    int c = CLT_GID(0), k = CLT_GID(1);
+    if (c >= C || k >= K)
+        return;
+    __global const float *g = w + w_off + (k * C + c) * 9;
+    float t[6][3]; /* G g */
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 3; j++)
+            t[i][j] = WG4_G[i][0] * g[j] + WG4_G[i][1] * g[3 + j] + WG4_G[i][2] * g[6 + j];
+    __global float *out = u + u_off + k * C + c;
+    int stride = K * C;
+    for (int i = 0; i < 6; i++) /* (G g) G^T */
+        for (int j = 0; j < 6; j++)
+            out[(6 * i + j) * stride] =
+                t[i][0] * WG4_G[j][0] + t[i][1] * WG4_G[j][1] + t[i][2] * WG4_G[j][2];
+}
+
+/* B^T d B for the 6x6 input patch of one tile (rows from 4 tp - pad_h). */
+__kernel void winograd4_input(__global const float *x, int x_off, __global float *v, int v_off,
+                              int nb, int C, int H, int W, int pad_h, int pad_w, int TP, int TQ)
+{
+    int t = CLT_GID(0), c = CLT_GID(1);
+    int T = nb * TP * TQ;
+    if (t >= T || c >= C)
+        return;
+    int n = t / (TP * TQ), rem = t - n * (TP * TQ);
+    int tp = rem / TQ, tq = rem - tp * TQ;
+    int h0 = 4 * tp - pad_h, w0 = 4 * tq - pad_w;
+    __global const float *xc = x + x_off + (n * C + c) * H * W;
+    float d[6][6];
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++) {
+            int h = h0 + i, ww = w0 + j;
+            d[i][j] = (h >= 0 && h < H && ww >= 0 && ww < W) ? xc[h * W + ww] : 0.0f;
+        }
+    float b[6][6]; /* B^T d */
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++) {
+            float s = 0.0f;
+            for (int l = 0; l < 6; l++)
+                s += WG4_BT[i][l] * d[l][j];
+            b[i][j] = s;
+        }
+    __global float *out = v + v_off + c * T + t;
+    int stride = C * T;
+    for (int i = 0; i < 6; i++) /* (B^T d) B */
+        for (int j = 0; j < 6; j++) {
+            float s = 0.0f;
+            for (int l = 0; l < 6; l++)
+                s += b[i][l] * WG4_BT[j][l];
+            out[(6 * i + j) * stride] = s;
+        }
+}
+
+/* A^T m A for one (k, tile), bias and ReLU, written where inside P x Q. */
+__kernel void winograd4_output(__global const float *m, int m_off, __global float *y, int y_off,
+                               __global const float *bias, int bias_off, int has_bias, int relu,
+                               int nb, int K, int P, int Q, int TP, int TQ)
+{
+    int t = CLT_GID(0), k = CLT_GID(1);
+    int T = nb * TP * TQ;
+    if (t >= T || k >= K)
+        return;
+    int n = t / (TP * TQ), rem = t - n * (TP * TQ);
+    int tp = rem / TQ, tq = rem - tp * TQ;
+    __global const float *src = m + m_off + k * T + t;
+    int stride = K * T;
+    float a[6][6];
+    for (int xi = 0; xi < 36; xi++)
+        a[xi / 6][xi % 6] = src[xi * stride];
+    float r[4][6]; /* A^T m */
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 6; j++) {
+            float s = 0.0f;
+            for (int l = 0; l < 6; l++)
+                s += WG4_AT[i][l] * a[l][j];
+            r[i][j] = s;
+        }
+    float add = has_bias ? bias[bias_off + k] : 0.0f;
+    __global float *out = y + y_off + (n * K + k) * P * Q;
+    for (int i = 0; i < 4; i++) {
+        int p = 4 * tp + i;
+        for (int j = 0; j < 4; j++) {
+            float s = add;
+            for (int l = 0; l < 6; l++)
+                s += r[i][l] * WG4_AT[j][l];
+            int q = 4 * tq + j;
+            if (p < P && q < Q)
+                out[p * Q + q] = relu && s < 0.0f ? 0.0f : s;
+        }
+    }
+}
