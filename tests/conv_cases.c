@@ -100,3 +100,12 @@ ref_conv cc_random_case(uint64_t *s)
             return r;
     }
 }
+
+double cc_rounding_on(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
+                      clt_conv_algo algo)
+{
+    if (algo == CLT_CONV_ALGO_AUTO &&
+        clt_conv2d_auto_algo(ctx, d, op, &algo, NULL) != CLT_STATUS_SUCCESS)
+        return 0;
+    return cc_rounding(algo);
+}

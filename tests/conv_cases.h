@@ -32,4 +32,9 @@ static inline double cc_rounding(clt_conv_algo algo)
     return algo == CLT_CONV_ALGO_WINOGRAD_F2X3 ? 1 : algo == CLT_CONV_ALGO_WINOGRAD_F4X3 ? 8 : 0;
 }
 
+/* The same for what algo runs on ctx: AUTO's choice for pass op of d (on
+ * GPUs Winograd F(4,3) for 3x3, on PoCL GEMMs). */
+double cc_rounding_on(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op,
+                      clt_conv_algo algo);
+
 #endif

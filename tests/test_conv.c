@@ -65,10 +65,9 @@ static void free_data(conv_data *t)
 
 /* Tolerances: integer inputs are exact except through Winograd's
  * fractions; random inputs scale with the length of the dot products. */
-static void tolerance(const ref_conv *r, clt_conv_algo algo, int random, double *atol, double *rtol)
+static void tolerance(const ref_conv *r, double wino, int random, double *atol, double *rtol)
 {
     double len = (double)(r->c / r->groups) * r->r * r->s;
-    double wino = cc_rounding(algo);
     *atol = random ? 2e-6 * len * (wino ? 4 * wino : 1) : 1e-4 * len * wino;
     *rtol = random ? 1e-5 * (wino > 1 ? wino : 1) : 1e-6 * wino;
 }
@@ -113,7 +112,7 @@ static int run_case(clt_context_t ctx, const ref_conv *r, clt_conv_algo algo, in
             fail_msg("%s: %s: %s", what, clt_status_name(st), clt_context_last_error(ctx));
         tu_buf_read(ctx, y, got);
         double atol, rtol, rel;
-        tolerance(r, algo, random, &atol, &rtol);
+        tolerance(r, cc_rounding_on(ctx, &d, CLT_CONV_FORWARD, algo), random, &atol, &rtol);
         double abs_err = tu_compare(what, got, t.want, t.ny, atol, rtol, &rel);
         err_stats *e = &stats[algo][random];
         e->max_abs = fmax(e->max_abs, abs_err);

@@ -62,14 +62,13 @@ typedef struct err_stats {
 
 static err_stats stats[2][CLT_CONV_ALGO_COUNT]; /* [data, weights][algo] */
 
-static void tolerance(const ref_conv *r, clt_conv_algo algo, int random, int weights, double *atol,
+static void tolerance(const ref_conv *r, double wino, int random, int weights, double *atol,
                       double *rtol)
 {
     int p, q;
     ref_conv_out_hw(r, &p, &q);
     /* the length of the sums behind each gradient element */
     double len = weights ? (double)r->n * p * q : (double)(r->k / r->groups) * r->r * r->s;
-    double wino = cc_rounding(algo);
     *atol = random ? 3e-6 * len * (wino ? 4 * wino : 1) : 1e-4 * len * wino;
     *rtol = random ? 1e-5 : 0;
 }
@@ -148,7 +147,7 @@ static void run_case(clt_context_t ctx, const ref_conv *r, clt_conv_algo algo, i
             tu_buf_read(ctx, out2, got2);
             assert_memory_equal(got, got2, n_out * sizeof(float)); /* run to run */
             double atol, rtol, rel;
-            tolerance(r, algo, random, weights, &atol, &rtol);
+            tolerance(r, cc_rounding_on(ctx, &d, op, algo), random, weights, &atol, &rtol);
             double abs_err = tu_compare(what, got, weights ? t.dw : t.dx, n_out, atol, rtol, &rel);
             record(weights, algo, abs_err, rel);
             if (weights) {

@@ -172,7 +172,9 @@ static void conv_data_free(conv_data *t)
 static bool conv_run(worker *w, const ref_conv *r, clt_conv_algo algo, const conv_data *t, int relu)
 {
     clt_conv2d_desc d = cc_desc(r);
-    double atol = 1e-4 * 9 * (r->c + r->k) * cc_rounding(algo);
+    double atol = 1e-4 * 9 * (r->c + r->k) *
+                  fmax(cc_rounding_on(w->ctx, &d, CLT_CONV_FORWARD, algo),
+                       cc_rounding_on(w->ctx, &d, CLT_CONV_BACKWARD_DATA, algo));
     char what[200];
     cc_describe(r, algo, what, sizeof what);
     enum { X, W, B, DY, Y, DX, DW, DB, NBUF };
