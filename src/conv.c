@@ -182,8 +182,13 @@ static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_
     char why[8];
     int cg = d->c / d->groups;
     bool depthwise = cg == 1 && d->groups > 1;
-    if (clt__conv_gemm1x1.supports(d, op, why, sizeof why))
+    if (clt__conv_gemm1x1.supports(d, op, why, sizeof why)) {
+        /* on the H100 the per-image GEMMs of wide 1x1 layers lost to one
+           im2col GEMM over the batch (1.1-1.5x forward, C >= 512, K >= 256) */
+        if (!ctx->is_cpu && op == CLT_CONV_FORWARD && d->groups == 1 && d->c >= 512 && d->k >= 256)
+            return CLT_CONV_ALGO_IM2COL_GEMM;
         return CLT_CONV_ALGO_GEMM_1X1;
+    }
     /* clt's CPU GEMM reads the image itself (implicit im2col) and wins even
        there; elsewhere building a column matrix doesn't pay */
     bool implicit = ctx->gemm.own && d->groups == 1 && d->stride_w == 1;

@@ -303,6 +303,23 @@ static void test_auto_gives_way(void **state)
     assert_int_equal(algo, CLT_CONV_ALGO_WINOGRAD_F4X3);
     TU_OK(gpu, clt_conv2d_auto_algo(gpu, &small, CLT_CONV_BACKWARD_DATA, &algo, NULL));
     assert_int_equal(algo, CLT_CONV_ALGO_WINOGRAD_F4X3);
+    clt_conv2d_desc wide = {.n = 2,
+                            .c = 512,
+                            .h = 28,
+                            .w = 28,
+                            .k = 256,
+                            .kernel_h = 1,
+                            .kernel_w = 1,
+                            .stride_h = 1,
+                            .stride_w = 1,
+                            .dilation_h = 1,
+                            .dilation_w = 1,
+                            .groups = 1};
+    TU_OK(gpu, clt_conv2d_auto_algo(gpu, &wide, CLT_CONV_FORWARD, &algo, NULL));
+    assert_int_equal(algo, CLT_CONV_ALGO_IM2COL_GEMM);
+    wide.k = 128;
+    TU_OK(gpu, clt_conv2d_auto_algo(gpu, &wide, CLT_CONV_FORWARD, &algo, NULL));
+    assert_int_equal(algo, CLT_CONV_ALGO_GEMM_1X1);
     TU_OK(gpu, clt_conv2d_check(gpu, &d, CLT_CONV_FORWARD, CLT_CONV_ALGO_AUTO));
     TU_OK(gpu, clt_conv2d_auto_algo(gpu, &d, CLT_CONV_FORWARD, &algo, NULL));
     assert_int_equal(algo, CLT_CONV_ALGO_IM2COL_GEMM);
