@@ -246,7 +246,7 @@ static clt_status context_init(clt_context_t ctx, const clt_context_options *opt
     ctx->log_user = opt->log_user;
     ctx->log_level = parse_log_level(getenv("CLT_LOG"));
     ctx->is_cpu = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
-    ctx->igemm_ok = -1;
+    clt__conv_igemm_init(ctx);
     clGetDeviceInfo(ctx->device, CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, sizeof ctx->cache_bytes,
                     &ctx->cache_bytes, NULL);
     ctx->build_options = join_options(getenv("CLT_BUILD_OPTIONS"), opt->build_options);

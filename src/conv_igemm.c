@@ -45,12 +45,18 @@ static bool worth_it(const clt_conv2d_desc *d)
     return crs <= 256;
 }
 
+void clt__conv_igemm_init(clt_context_t ctx)
+{
+    /* CLT_IGEMM=0: never; 1: wherever it can run; otherwise where it wins */
+    const char *env = getenv("CLT_IGEMM");
+    ctx->igemm_use = env && !strcmp(env, "0") ? 0 : env && !strcmp(env, "1") ? 1 : -1;
+    ctx->igemm_ok = -1;
+}
+
 bool clt__conv_igemm_applies(clt_context_t ctx, const clt_conv2d_desc *d)
 {
-    /* CLT_IGEMM=0: never; 1: wherever it can run; unset: where it wins */
-    const char *env = getenv("CLT_IGEMM");
-    bool off = env && !strcmp(env, "0"), always = env && !strcmp(env, "1");
-    if (ctx->is_cpu || off || d->groups != 1 || !(always || worth_it(d)))
+    if (ctx->is_cpu || ctx->igemm_use == 0 || d->groups != 1 ||
+        (ctx->igemm_use < 0 && !worth_it(d)))
         return false;
     /* the table packs the row and column offsets of a filter tap in 16 bits */
     if ((d->kernel_h - 1) * d->dilation_h >= 32768 || (d->kernel_w - 1) * d->dilation_w >= 65536)

@@ -41,6 +41,7 @@ struct clt_context {
     clt_device_info info;
     bool is_cpu;
     int igemm_ok;         /* -1 not yet asked; else whether conv_igemm runs here */
+    int igemm_use;        /* CLT_IGEMM at creation: 0 never, 1 always, -1 where it wins */
     cl_ulong cache_bytes; /* CL_DEVICE_GLOBAL_MEM_CACHE_SIZE */
 
     char *build_options; /* CLT_BUILD_OPTIONS + options->build_options */
@@ -258,6 +259,10 @@ clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g);
  * slices run side by side where C alone would leave a GPU idle (gemm_sum.c). */
 clt_status clt__gemm_sum(clt_context_t ctx, const clt__gemm_desc *g, size_t terms, size_t a_term,
                          size_t b_term);
+
+/* Reads CLT_IGEMM for the implicit-GEMM forward kernel (conv_igemm.c). */
+void clt__conv_igemm_init(clt_context_t ctx);
+
 /* ---- nn ops (nn.c) ---- */
 
 /* Enqueue y[n,c,hw] += bias[c] and dbias[c] = sum of dy[n,c,hw] over n and hw
@@ -277,7 +282,7 @@ clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g);
 /* y = act(conv(x, w) + bias) for groups 1 as one GEMM per image whose
  * column matrix is packed straight from x (implicit im2col); bias may be
  * {NULL, 0}. */
-clt_status clt__gemm_cpu_conv(clt_context_t ctx, const clt_conv2d_desc *d, int p, int q, clt_buf w,
-                              clt_buf x, clt_buf bias, bool relu, clt_buf y);
+clt_status clt__gemm_cpu_conv(clt_context_t ctx, const clt_conv2d_desc *d, int p, int q,
+                              clt_buf w, clt_buf x, clt_buf bias, bool relu, clt_buf y);
 
 #endif

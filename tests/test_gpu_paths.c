@@ -2,7 +2,6 @@
  * a context that claims not to be a CPU takes the GPU-shaped variants
  * (direct, im2col, col2im and Winograd transforms by element, CLBlast
  * GEMM), which must agree with the reference as the CPU-shaped ones do. */
-#define _POSIX_C_SOURCE 200809L
 #include "conv_cases.h"
 #include "internal.h"
 
@@ -127,7 +126,7 @@ static void test_gpu_shaped_kernels(void **state)
                                {1, 17, 12, 12, 140, 1, 1, 0, 0, 1, 1, 1, 1, 1}};
     /* forward both ways: implicit GEMM wherever it can run, and never */
     for (int mode = 0; mode < 2; mode++) {
-        setenv("CLT_IGEMM", mode ? "0" : "1", 1);
+        ctx->igemm_use = !mode; /* as CLT_IGEMM=1, then 0 */
         for (size_t i = 0; i < sizeof sliced / sizeof sliced[0]; i++)
             check_case(ctx, &sliced[i]);
         uint64_t s = 99;
@@ -136,7 +135,7 @@ static void test_gpu_shaped_kernels(void **state)
             check_case(ctx, &r);
         }
     }
-    unsetenv("CLT_IGEMM");
+    ctx->igemm_use = -1;
     clt_context_destroy(ctx);
 }
 
