@@ -171,16 +171,34 @@ clt_status clt_conv2d_output_shape(const clt_conv2d_desc *d, clt_shape *y)
 
 /* ---- algorithm choice ---- */
 
-/* The choice without measurements (bench on PoCL, 2026-11): 1x1 as plain
- * GEMM; depthwise, and tiny dot products forward where a column matrix would
- * be built, by DIRECT; im2col + GEMM elsewhere,
- * backward passes included. Winograd only forward on GPUs, where its
- * saving in multiplies outweighs its transforms; on CPUs im2col measured
- * faster on every ResNet-50 3x3 layer. */
+/* On PoCL, DIRECT's GEMM tile over a padded copy of the input (conv_cpu.c)
+ * beat the implicit-im2col GEMM where each output's reduction is short:
+ * forward 1.6x at C R S 144 (n64 c16 14x14 k32 3x3), 1.3x at 576 (n4 c64
+ * 56x56), even at 1152, 0.75x at 4608; backward data (K R S) 1.7x at 288,
+ * even at 576, 0.8x at 1152; weight gradient 2.5x at 9 (n64 c1 28x28
+ * k16), 1.4x at 144, 0.6x at 576 (n4 c64 56x56). */
+static bool direct_cpu_wins(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op, int p,
+                            int q)
+{
+    int rs = d->kernel_h * d->kernel_w, cg = d->c / d->groups, kg = d->k / d->groups;
+    if (rs == 1)
+        return false; /* GEMM_1X1 */
+    if (op == CLT_CONV_BACKWARD_WEIGHTS)
+        return cg * rs <= 256 && clt__conv_cpu_weights_applies(ctx, d, p, q);
+    return (op == CLT_CONV_FORWARD ? cg : kg) * rs <= 576 &&
+           clt__conv_cpu_applies(ctx, d, op, p, q);
+}
+
+/* The choice without measurements (bench on PoCL and the H100, 2026-11):
+ * 1x1 as plain GEMM; by DIRECT depthwise layers, tiny dot products forward
+ * where a column matrix would be built, and on CPUs stride-1 layers with
+ * short reductions (direct_cpu_wins); on GPUs Winograd F(4,3) for 3x3
+ * forward and backward data; im2col + GEMM elsewhere. */
 static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op)
 {
     char why[8];
-    int cg = d->c / d->groups;
+    int cg = d->c / d->groups, out_p, out_q;
+    clt__conv_out_hw(d, &out_p, &out_q);
     bool depthwise = cg == 1 && d->groups > 1;
     if (clt__conv_gemm1x1.supports(d, op, why, sizeof why)) {
         /* on the H100 the per-image GEMMs of wide 1x1 layers lost to one
@@ -193,6 +211,8 @@ static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_
        there; elsewhere building a column matrix doesn't pay */
     bool implicit = ctx->gemm.own && d->groups == 1 && d->stride_w == 1;
     if (depthwise || (op == CLT_CONV_FORWARD && !implicit && cg * d->kernel_h * d->kernel_w < 16))
+        return CLT_CONV_ALGO_DIRECT;
+    if (direct_cpu_wins(ctx, d, op, out_p, out_q))
         return CLT_CONV_ALGO_DIRECT;
     /* on the H100 (ResNet-50's 3x3 layers, N = 32), F(4,3) ran 1.2-1.5x
        F(2,3) and 1.8-2.9x im2col forward, 1.2-1.5x and 1.2-3.6x backward

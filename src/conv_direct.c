@@ -1,10 +1,14 @@
 /* DIRECT: any parameters, no workspace. On GPUs one work-item per output;
- * on CPUs a register tile of 4 channels x 16 pixels per work-item. */
+ * on CPUs at stride 1 clt's GEMM tile over a padded copy of the input
+ * (conv_cpu.c), strided a register tile of 4 channels x 16 pixels per
+ * work-item. */
 #include "conv_impl.h"
 
 static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
+    if (clt__conv_cpu_applies(ctx, d, CLT_CONV_FORWARD, a->p, a->q))
+        return clt__conv_cpu_forward(ctx, a);
     size_t kblocks = (size_t)((d->k / d->groups + 3) / 4); /* DT_KB in cl/conv_direct.cl */
     size_t tiles[3] = {(size_t)(a->q + 15) / 16, (size_t)a->p,
                        (size_t)d->n * d->groups * kblocks};
@@ -43,6 +47,8 @@ static clt_status backward(clt_context_t ctx, const clt__conv_args *a, const cha
 static clt_status backward_data(clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
+    if (clt__conv_cpu_applies(ctx, d, CLT_CONV_BACKWARD_DATA, a->p, a->q))
+        return clt__conv_cpu_backward_data(ctx, a);
     size_t global[3] = {(size_t)d->h * d->w, (size_t)d->c, (size_t)d->n};
     return backward(ctx, a, "conv_direct_bwd_data", global, a->dy, a->w, a->dx);
 }
@@ -50,6 +56,8 @@ static clt_status backward_data(clt_context_t ctx, const clt__conv_args *a)
 static clt_status backward_weights(clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
+    if (clt__conv_cpu_weights_applies(ctx, d, a->p, a->q))
+        return clt__conv_cpu_backward_weights(ctx, a);
     size_t global[3] = {(size_t)d->kernel_h * d->kernel_w, (size_t)(d->c / d->groups),
                         (size_t)d->k};
     CLT__CHECK(backward(ctx, a, "conv_direct_bwd_weights", global, a->x, a->dy, a->dw));

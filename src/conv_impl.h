@@ -75,6 +75,16 @@ clt_status clt__col2im(clt_context_t ctx, const clt_conv2d_desc *d, cl_mem col, 
 bool clt__conv_igemm_applies(clt_context_t ctx, const clt_conv2d_desc *d);
 clt_status clt__conv_igemm_forward(clt_context_t ctx, const clt__conv_args *a);
 
+/* DIRECT's CPU path at stride 1 (conv_cpu.c): whether it takes pass op of
+ * d (output p x q) here, and the forward and backward-data passes. */
+bool clt__conv_cpu_applies(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op, int p,
+                           int q);
+clt_status clt__conv_cpu_forward(clt_context_t ctx, const clt__conv_args *a);
+clt_status clt__conv_cpu_backward_data(clt_context_t ctx, const clt__conv_args *a);
+/* The weight gradient there (groups 1; dbias too). */
+bool clt__conv_cpu_weights_applies(clt_context_t ctx, const clt_conv2d_desc *d, int p, int q);
+clt_status clt__conv_cpu_backward_weights(clt_context_t ctx, const clt__conv_args *a);
+
 /* The perf-db (perfdb.c): the measured fastest algorithm for pass op of d. */
 bool clt__perfdb_lookup(clt_context_t ctx, clt_conv_op op, const clt_conv2d_desc *d,
                         clt_conv_algo *algo);

@@ -90,11 +90,19 @@ static clt_status sum_side_by_side(clt_context_t ctx, const clt__gemm_desc *g, s
         clt__scratch(ctx, CLT__SCRATCH_GEMM, batch * parts * g->m * g->n * sizeof(float), &part));
     for (size_t b = 0; b < batch; b++)
         CLT__CHECK(partials(ctx, g, b, terms, a_term, b_term, slices, part));
-    size_t global[3] = {g->n, g->m, batch};
+    return clt__sum_parts(ctx, part, parts, g->m, g->n, batch, g->c, g->c_off, g->ldc,
+                          g->c_stride, g->alpha, g->beta);
+}
+
+clt_status clt__sum_parts(clt_context_t ctx, cl_mem part, size_t parts, size_t m, size_t n,
+                          size_t batch, cl_mem c, size_t c_off, size_t ldc, size_t c_stride,
+                          float alpha, float beta)
+{
+    size_t global[3] = {n, m, batch};
     return CLT_LAUNCH(ctx, "gemm_sum", "gemm_sum_parts", 3, global, NULL, CLT_ARG_MEM(part),
-                      CLT_ARG_INT(parts), CLT_ARG_INT(g->m), CLT_ARG_INT(g->n), CLT_ARG_MEM(g->c),
-                      CLT_ARG_INT(g->c_off), CLT_ARG_INT(g->ldc), CLT_ARG_INT(g->c_stride),
-                      CLT_ARG_FLOAT(g->alpha), CLT_ARG_FLOAT(g->beta), CLT_ARG_INT(batch));
+                      CLT_ARG_INT(parts), CLT_ARG_INT(m), CLT_ARG_INT(n), CLT_ARG_MEM(c),
+                      CLT_ARG_INT(c_off), CLT_ARG_INT(ldc), CLT_ARG_INT(c_stride),
+                      CLT_ARG_FLOAT(alpha), CLT_ARG_FLOAT(beta), CLT_ARG_INT(batch));
 }
 
 clt_status clt__gemm_sum(clt_context_t ctx, const clt__gemm_desc *g, size_t terms, size_t a_term,

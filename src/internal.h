@@ -259,6 +259,12 @@ clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g);
  * slices run side by side where C alone would leave a GPU idle (gemm_sum.c). */
 clt_status clt__gemm_sum(clt_context_t ctx, const clt__gemm_desc *g, size_t terms, size_t a_term,
                          size_t b_term);
+/* c_b[i, j] = alpha * (the sum over p < parts of part[b, p, i, j], in order)
+ * + beta * c_b[i, j] for b < batch: the partials, m x n each, are contiguous;
+ * c_b at c_off + b c_stride with rows ldc apart. */
+clt_status clt__sum_parts(clt_context_t ctx, cl_mem part, size_t parts, size_t m, size_t n,
+                          size_t batch, cl_mem c, size_t c_off, size_t ldc, size_t c_stride,
+                          float alpha, float beta);
 
 /* Reads CLT_IGEMM for the implicit-GEMM forward kernel (conv_igemm.c). */
 void clt__conv_igemm_init(clt_context_t ctx);
@@ -276,6 +282,8 @@ clt_status clt__bias_backward_run(clt_context_t ctx, int n, int c, int hw, clt_b
 clt_status clt__gemm_cpu_init(clt_context_t ctx);
 /* The tile as #defines for cl/gemm.cl (a clt__defines_fn). */
 int clt__gemm_cpu_defines(clt_context_t ctx, char *out, size_t cap);
+/* Those and the weight gradient's tile for cl/conv_cpu.cl (conv_cpu.c). */
+int clt__conv_cpu_defines(clt_context_t ctx, char *out, size_t cap);
 /* Whether every index of the product fits the kernels' 32-bit ints. */
 bool clt__gemm_cpu_fits(clt_context_t ctx, const clt__gemm_desc *g);
 clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g);

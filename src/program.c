@@ -36,6 +36,7 @@ static const struct {
     clt__defines_fn write;
 } program_defines[] = {
     {"gemm", clt__gemm_cpu_defines},
+    {"conv_cpu", clt__conv_cpu_defines},
 };
 
 /* Facts about the device that every kernel may specialise on, then the

@@ -281,6 +281,7 @@ static void test_auto_gives_way(void **state)
     if (clt_context_create(&opt, &gpu) != CLT_STATUS_SUCCESS)
         skip();
     gpu->is_cpu = false;
+    gpu->gemm.own = false; /* CLBlast, as on GPUs */
     clt_conv2d_desc d = {.n = 1,
                          .c = 46341,
                          .h = 10,

@@ -1,0 +1,247 @@
+/* Direct convolution shaped for CPUs, stride 1 (any kernel size, padding,
+ * dilation; groups but for the weight gradient): cl/gemm.cl's register
+ * tile with B read in place.
+ *
+ * A work-item owns a band of output rows of one image (and group). It first
+ * copies the input rows the band reads, zero-padded, into a scratch region
+ * of its own: channel c, row i, column col at band[(c * BH + i) * WP + col],
+ * WP = Q + (S - 1) dil_w. Numbering the band's output positions j = row * WP
+ * + q (columns q >= Q are computed and dropped), row (c, r, s) of the
+ * column matrix is then one contiguous run: position j reads
+ * band[c * BH * WP + r dil_h WP + s dil_w + j]. So the hot loop is
+ * gemm_tiles' (GEMM_NV vector loads of B, GEMM_MR broadcast weights and
+ * GEMM_MR * GEMM_NV fused multiply-adds per (c, r, s)) with nothing packed:
+ * each input element is copied once per band, where implicit im2col packs
+ * it R S times per column panel, and every output channel reuses the copy.
+ *
+ * Generated defines (conv_cpu.c): GEMM_VW, GEMM_MR, GEMM_NV as for the GEMM,
+ * and CC_MK, CC_MC, the weight gradient's tile (conv_cpu_bwd_weights). */
+
+#define CC_CAT_(a, b) a##b
+#define CC_CAT(a, b) CC_CAT_(a, b)
+#define CC_VEC CC_CAT(float, GEMM_VW)
+#define CC_VLOAD CC_CAT(vload, GEMM_VW)
+#define CC_VSTORE CC_CAT(vstore, GEMM_VW)
+#define CC_NR (GEMM_VW * GEMM_NV) /* output positions per tile */
+
+/* band[(c * bh + i) * wp + col] = x[c][h0 + i][col - pad_w] for the first
+ * `rows` of bh rows of C channels, zero outside the image and in the other
+ * rows, then `slack` zeros: a lane that is dropped, or multiplied by a zero
+ * of dy, must still read a finite number. */
+static void copy_band(const __global float *x, int C, int H, int W, int h0, int rows, int bh,
+                      int wp, int pad_w, int slack, __global float *band)
+{
+    int lo = clamp(pad_w, 0, wp), hi = clamp(W + pad_w, lo, wp); /* columns inside */
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < bh; i++) {
+            int h = h0 + i;
+            bool inside = i < rows && h >= 0 && h < H;
+            const __global float *src = x + (c * H + (inside ? h : 0)) * W;
+            __global float *dst = band + (c * bh + i) * wp;
+            for (int col = 0; col < wp; col++)
+                dst[col] = inside && col >= lo && col < hi ? src[col - pad_w] : 0.0f;
+        }
+    for (int i = 0; i < slack; i++)
+        band[C * bh * wp + i] = 0.0f;
+}
+
+/* Stores rows `rows` of the tile at positions j0... of the band (output row
+ * p0 + j / wp, column j % wp when < Q) with bias and ReLU. */
+static void store_tile(CC_VEC acc[GEMM_MR][GEMM_NV], int rows, int j0, int wp, int Q,
+                       int band_rows, __global float *y, int plane, const __global float *bias,
+                       int relu)
+{
+    for (int i = 0; i < rows; i++) {
+        float lane[CC_NR];
+        float add = bias ? bias[i] : 0.0f;
+#pragma unroll
+        for (int v = 0; v < GEMM_NV; v++) {
+            CC_VEC o = acc[i][v] + (CC_VEC)(add);
+            if (relu)
+                o = select(o, (CC_VEC)(0.0f), o < (CC_VEC)(0.0f)); /* NaN stays NaN */
+            CC_VSTORE(o, v, lane);
+        }
+        __global float *out = y + i * plane;
+        for (int t = 0; t < CC_NR;) {
+            int j = j0 + t, row = j / wp, q = j - row * wp;
+            int len = min(CC_NR - t, wp - q);
+            if (row >= band_rows)
+                break;
+            for (int e = 0; e < len && q + e < Q; e++)
+                out[row * Q + q + e] = lane[t + e];
+            t += len;
+        }
+    }
+}
+
+/* Work-item (band b, output-channel group kgi, image and group z): output
+ * rows b * band..., channel panels kgi * kpw... of GEMM_MR channels. Each
+ * work-item's scratch region is `region` floats at scratch + its index. */
+__kernel void conv_cpu_tiles(__global const float *x, int x_off, __global const float *w,
+                             int w_off, __global const float *bias, int bias_off, int has_bias,
+                             int relu, __global float *y, int y_off, int C, int H, int W, int K,
+                             int R, int S, int pad_h, int pad_w, int dil_h, int dil_w, int groups,
+                             int P, int Q, int band, int kpw, __global float *scratch, int region)
+{
+    int b = CLT_GID(0), kgi = CLT_GID(1), z = CLT_GID(2);
+    int n = z / groups, g = z - n * groups, cg = C / groups, kg = K / groups;
+    int p0 = b * band;
+    if (p0 >= P)
+        return;
+    int band_rows = min(band, P - p0), wp = Q + (S - 1) * dil_w;
+    int bh = band + (R - 1) * dil_h, plane = bh * wp; /* the layout of every region */
+    __global float *bs =
+        scratch + (((size_t)z * get_global_size(1) + kgi) * get_global_size(0) + b) * region;
+    copy_band(x + x_off + (n * C + g * cg) * H * W, cg, H, W, p0 - pad_h,
+              band_rows + (R - 1) * dil_h, bh, wp, pad_w, CC_NR + (S - 1) * dil_w, bs);
+    int kpanels = (kg + GEMM_MR - 1) / GEMM_MR, kp1 = min(kpanels, (kgi + 1) * kpw);
+    int npos = (band_rows - 1) * wp + Q, crs = cg * R * S;
+    __global float *yb = y + y_off + ((n * K + g * kg) * P + p0) * Q;
+    for (int j0 = 0; j0 < npos; j0 += CC_NR)
+        for (int kp = kgi * kpw; kp < kp1; kp++) {
+            int k0 = kp * GEMM_MR, rows = min(GEMM_MR, kg - k0);
+            const __global float *ar[GEMM_MR];
+#pragma unroll
+            for (int i = 0; i < GEMM_MR; i++)
+                ar[i] = w + w_off + (g * kg + k0 + min(i, rows - 1)) * crs;
+            CC_VEC acc[GEMM_MR][GEMM_NV];
+#pragma unroll
+            for (int i = 0; i < GEMM_MR; i++)
+#pragma unroll
+                for (int v = 0; v < GEMM_NV; v++)
+                    acc[i][v] = (CC_VEC)(0.0f);
+            int kk = 0;
+            for (int c = 0; c < cg; c++)
+                for (int r = 0; r < R; r++) {
+                    const __global float *brow = bs + c * plane + r * dil_h * wp + j0;
+                    for (int s = 0; s < S; s++, kk++) {
+                        CC_VEC bv[GEMM_NV];
+#pragma unroll
+                        for (int v = 0; v < GEMM_NV; v++)
+                            bv[v] = CC_VLOAD(v, brow + s * dil_w);
+#pragma unroll
+                        for (int i = 0; i < GEMM_MR; i++) {
+                            CC_VEC av = (CC_VEC)ar[i][kk];
+#pragma unroll
+                            for (int v = 0; v < GEMM_NV; v++)
+                                acc[i][v] = fma(av, bv[v], acc[i][v]);
+                        }
+                    }
+                }
+            store_tile(acc, rows, j0, wp, Q, band_rows, yb + k0 * P * Q, P * Q,
+                       has_bias ? bias + bias_off + g * kg + k0 : 0, relu);
+        }
+}
+
+/* The weights of the transposed convolution (backward data as a stride-1
+ * convolution of dy): wf[g][c][k][r][s] = w[g][k][c][R-1-r][S-1-s], within
+ * group g (cg input, kg output channels). One work-item per element. */
+__kernel void conv_cpu_flip(__global const float *w, int w_off, __global float *wf, int cg,
+                            int kg, int groups, int R, int S)
+{
+    int i = CLT_GID(0), total = groups * cg * kg * R * S;
+    if (i >= total)
+        return;
+    int s = i % S, t = i / S, r = t % R;
+    t /= R;
+    int k = t % kg, c = (t / kg) % cg, g = t / (kg * cg);
+    wf[i] = w[w_off + (((g * kg + k) * cg + c) * R + (R - 1 - r)) * S + (S - 1 - s)];
+}
+
+/* Weight gradient, groups 1: partial sums of dW (K x C R S) over images
+ * chunk * ipw... into part[chunk], for output-channel blocks kgi * kpw... of
+ * CC_MK channels. The chunk's images are cut into units (an image's band
+ * of `band` output rows), and upb units at a time are copied side by side:
+ * x as the forward copies a band (channel c of unit t at xs[(c * upb + t)
+ * * bh * wp]), the work-item's channels of dy into rows of the same width
+ * (zero in columns >= Q and rows past the band). Numbering positions
+ * across the units, the sum over them is then one contiguous run: CC_MK x
+ * CC_MC accumulators of (k, (c, r, s)) hold a vector of positions each,
+ * and per vector step CC_MK loads of dy and CC_MC of x feed CC_MK * CC_MC
+ * fused multiply-adds; the vectors are added across only once per upb
+ * units. */
+__kernel void conv_cpu_bwd_weights(__global const float *x, int x_off, __global const float *dy,
+                                   int dy_off, __global float *part, int N, int C, int H, int W,
+                                   int K, int R, int S, int pad_h, int pad_w, int dil_h,
+                                   int dil_w, int P, int Q, int band, int upb, int kpw, int ipw,
+                                   __global float *scratch, int region)
+{
+    int kgi = CLT_GID(0), chunk = CLT_GID(1);
+    int kblocks = (K + CC_MK - 1) / CC_MK, kb0 = kgi * kpw, kb1 = min(kblocks, kb0 + kpw);
+    int n0 = chunk * ipw, n1 = min(N, n0 + ipw);
+    if (kb0 >= kb1 || n0 >= N)
+        return;
+    int k0 = kb0 * CC_MK, kn = min(K, kb1 * CC_MK) - k0, crs = C * R * S;
+    int wp = Q + (S - 1) * dil_w, halo = (R - 1) * dil_h, bh = band + halo, unit = bh * wp;
+    int plane = upb * unit, slack = GEMM_VW + halo * wp + (S - 1) * dil_w;
+    int dyp = (plane + GEMM_VW - 1) / GEMM_VW * GEMM_VW, bands = (P + band - 1) / band;
+    __global float *xs = scratch + ((size_t)chunk * get_global_size(0) + kgi) * region;
+    __global float *ds = xs + C * plane + slack;
+    __global float *pt = part + chunk * K * crs;
+    for (int i = k0 * crs; i < (k0 + kn) * crs; i++)
+        pt[i] = 0.0f;
+    for (int u0 = 0; u0 < (n1 - n0) * bands; u0 += upb) {
+        int cnt = min(upb, (n1 - n0) * bands - u0);
+        for (int t = 0; t < upb; t++) { /* units past cnt: zeros */
+            int n = min(n1 - 1, n0 + (u0 + t) / bands), p0 = (u0 + t) % bands * band;
+            int rows = t < cnt ? min(band, P - p0) : 0;
+            for (int c = 0; c < C; c++)
+                copy_band(x + x_off + (n * C + c) * H * W, 1, H, W, p0 - pad_h,
+                          rows ? rows + halo : 0, bh, wp, pad_w, 0, xs + (c * upb + t) * unit);
+            for (int k = 0; k < kn; k++)
+                for (int row = 0; row < bh; row++) {
+                    const __global float *src = dy + dy_off + ((n * K + k0 + k) * P + p0 + row) * Q;
+                    __global float *dst = ds + k * dyp + t * unit + row * wp;
+                    for (int q = 0; q < wp; q++)
+                        dst[q] = row < rows && q < Q ? src[q] : 0.0f;
+                }
+        }
+        for (int i = 0; i < slack; i++)
+            xs[C * plane + i] = 0.0f;
+        for (int k = 0; k < kn; k++)
+            for (int j = plane; j < dyp; j++)
+                ds[k * dyp + j] = 0.0f;
+        int jend = (cnt * unit + GEMM_VW - 1) / GEMM_VW * GEMM_VW;
+        for (int kb = kb0; kb < kb1; kb++)
+            for (int cb = 0; cb < crs; cb += CC_MC) {
+                const __global float *xt[CC_MC];
+#pragma unroll
+                for (int t = 0; t < CC_MC; t++) {
+                    int idx = min(cb + t, crs - 1), c = idx / (R * S), rs = idx - c * R * S;
+                    int r = rs / S, s = rs - r * S;
+                    xt[t] = xs + c * plane + r * dil_h * wp + s * dil_w;
+                }
+                int krows = min(CC_MK, k0 + kn - kb * CC_MK);
+                const __global float *dr[CC_MK]; /* rows past krows repeat the last */
+                CC_VEC acc[CC_MK][CC_MC];
+#pragma unroll
+                for (int k = 0; k < CC_MK; k++) {
+                    dr[k] = ds + (kb * CC_MK - k0 + min(k, krows - 1)) * dyp;
+#pragma unroll
+                    for (int t = 0; t < CC_MC; t++)
+                        acc[k][t] = (CC_VEC)(0.0f);
+                }
+                for (int j = 0; j < jend; j += GEMM_VW) {
+                    CC_VEC dv[CC_MK];
+#pragma unroll
+                    for (int k = 0; k < CC_MK; k++)
+                        dv[k] = CC_VLOAD(0, dr[k] + j);
+#pragma unroll
+                    for (int t = 0; t < CC_MC; t++) {
+                        CC_VEC xv = CC_VLOAD(0, xt[t] + j);
+#pragma unroll
+                        for (int k = 0; k < CC_MK; k++)
+                            acc[k][t] = fma(dv[k], xv, acc[k][t]);
+                    }
+                }
+                for (int k = 0; k < krows; k++)
+                    for (int t = 0; t < CC_MC && cb + t < crs; t++) {
+                        float lane[GEMM_VW], sum = 0.0f;
+                        CC_VSTORE(acc[k][t], 0, lane);
+                        for (int e = 0; e < GEMM_VW; e++)
+                            sum += lane[e];
+                        pt[(kb * CC_MK + k) * crs + cb + t] += sum;
+                    }
+            }
+    }
+}
