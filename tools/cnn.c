@@ -48,12 +48,12 @@ static const char *const stage_names[CNN_STAGES] = {
     "loss forward",
     "loss backward",
     "linear backward",
-    "pool2 backward",
     "relu2 backward",
+    "pool2 backward",
     "conv2 backward weights",
     "conv2 backward data",
-    "pool1 backward",
     "relu1 backward",
+    "pool1 backward",
     "conv1 backward weights",
     "sgd",
     "read back",
@@ -447,21 +447,28 @@ clt_status cnn_forward(cnn *net, int n)
     return st;
 }
 
-/* From the gradient at pool output p (dp) down to the parameters of layer
- * c and, for conv2, the gradient at its input (dx). */
-static clt_status conv_block_backward(cnn *net, int c, int n, clt_buf x, cl_mem a, cl_mem idx,
+/* From the gradient at pool output p (dp, overwritten) down to the
+ * parameters of layer c and, for conv2, the gradient at its input (dx).
+ * ReLU's backward runs on the pooled tensor, a quarter of the size: max
+ * pooling passes each gradient to its window's argmax, where the ReLU
+ * output equals the pooled value p, so masking dp by p > 0 before the
+ * pooling's backward gives the same sums as masking after it. */
+static clt_status conv_block_backward(cnn *net, int c, int n, clt_buf x, cl_mem p, cl_mem idx,
                                       cl_mem dp, cl_mem da, cl_mem dx)
 {
     clt_conv2d_desc d = conv_desc(&net->cfg, c, n);
     clt_pool2d_desc pd = pool_desc(&net->cfg, c, n);
-    size_t count = (size_t)n * d.k * d.h * d.w;
+    clt_shape ps;
+    clt_status st = clt_pool2d_output_shape(&pd, &ps);
+    size_t pooled = (size_t)ps.n * ps.c * ps.h * ps.w;
     cnn_param w = c == CONV1 ? CNN_CONV1_W : CNN_CONV2_W;
     bool first = c == CONV1;
-    clt_status st = stage_done(net, first ? CNN_POOL1_BWD : CNN_POOL2_BWD,
-                               clt_pool2d_backward(net->ctx, &pd, B(dp), B(idx), B(da)));
     if (st == CLT_STATUS_SUCCESS)
         st = stage_done(net, first ? CNN_RELU1_BWD : CNN_RELU2_BWD,
-                        clt_relu_backward(net->ctx, count, B(a), B(da), B(da)));
+                        clt_relu_backward(net->ctx, pooled, B(p), B(dp), B(dp)));
+    if (st == CLT_STATUS_SUCCESS)
+        st = stage_done(net, first ? CNN_POOL1_BWD : CNN_POOL2_BWD,
+                        clt_pool2d_backward(net->ctx, &pd, B(dp), B(idx), B(da)));
     if (st == CLT_STATUS_SUCCESS)
         st = stage_done(net, first ? CNN_CONV1_BWD_W : CNN_CONV2_BWD_W,
                         clt_conv2d_backward_weights(
@@ -493,10 +500,10 @@ clt_status cnn_backward(cnn *net, int n)
                                             B(net->dp2), param(net, net->grad, CNN_FC_W),
                                             param(net, net->grad, CNN_FC_B)));
     if (st == CLT_STATUS_SUCCESS)
-        st = conv_block_backward(net, CONV2, n, B(net->p1), net->a2, net->idx2, net->dp2, net->da2,
+        st = conv_block_backward(net, CONV2, n, B(net->p1), net->p2, net->idx2, net->dp2, net->da2,
                                  net->dp1);
     if (st == CLT_STATUS_SUCCESS)
-        st = conv_block_backward(net, CONV1, n, B(net->batch), net->a1, net->idx1, net->dp1,
+        st = conv_block_backward(net, CONV1, n, B(net->batch), net->p1, net->idx1, net->dp1,
                                  net->da1, NULL);
     return st;
 }
