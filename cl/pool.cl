@@ -286,3 +286,94 @@ __kernel void avg_backward_rows(POOL_ARGS)
         }
     }
 }
+
+/* Max pooling's commonest case on CPUs, 2x2 windows at stride 2 without
+ * padding, where each input lies in at most one window: forward four
+ * windows per vector step from one float8 load per input row; backward
+ * eight inputs per step from four gradients and indices. A row that is not
+ * a multiple of a step ends with a step overlapping the one before, which
+ * recomputes some elements to the same bits. Same arguments and results as
+ * max_forward_rows and max_backward_rows. */
+
+static int4 pool_isnan4(float4 v)
+{
+    return as_int4(as_uint4(v) & (uint4)(0x7fffffffu)) > (int4)(0x7f800000);
+}
+
+/* Windows ow..ow + 3 of an output row whose inputs are rows x0, x1 (at
+ * plane offsets at0, at1). */
+static void max2x2_step(const __global float *x0, const __global float *x1, int at0, int at1,
+                        int ow, __global float *y, __global int *ix)
+{
+    int c0 = 2 * ow;
+    float8 r0 = vload8(0, x0 + c0), r1 = vload8(0, x1 + c0);
+    int4 col = (int4)(0, 2, 4, 6) + c0;
+    /* PyTorch's scan order (0,0), (0,1), (1,0), (1,1); the first needs no
+       test: against -INFINITY it wins or ties at its own index */
+    float4 v[3] = {r0.odd, r1.even, r1.odd};
+    int4 at[3] = {at0 + col + 1, at1 + col, at1 + col + 1};
+    float4 best = r0.even;
+    int4 arg = at0 + col;
+#pragma unroll
+    for (int k = 0; k < 3; k++) {
+        int4 take = (v[k] > best) | pool_isnan4(v[k]);
+        best = select(best, v[k], take);
+        arg = select(arg, at[k], take);
+    }
+    vstore4(best, 0, y + ow);
+    vstore4(arg, 0, ix + ow);
+}
+
+__kernel void max_forward_2x2(POOL_ARGS)
+{
+    int row = CLT_GID(0);
+    if (row >= total)
+        return;
+    int oh = row % OH, plane = row / OH;
+    const __global float *x = in + in_off + plane * H * W;
+    __global float *y = out + out_off + row * OW;
+    __global int *ix = idx + idx_off + row * OW;
+    int at0 = 2 * oh * W, at1 = at0 + W;
+    int ow = 0;
+    for (; ow + 4 <= OW; ow += 4)
+        max2x2_step(x + at0, x + at1, at0, at1, ow, y, ix);
+    if (ow < OW && OW >= 4)
+        max2x2_step(x + at0, x + at1, at0, at1, OW - 4, y, ix);
+    else
+        for (; ow < OW; ow++)
+            pool_max_one(x, 2 * oh, 2 * oh + 2, ow, H, W, OH, OW, KH, KW, SH, SW, PH, PW, y, ix);
+}
+
+/* Inputs iw..iw + 7 of input row ih from the gradients of output row g. */
+static void max2x2_back_step(const __global float *g, const __global int *a, int self0, int iw,
+                             __global float *dx)
+{
+    const uint8 pairs = (uint8)(0, 0, 1, 1, 2, 2, 3, 3);
+    float8 d = shuffle(vload4(0, g + iw / 2), pairs);
+    int8 at = shuffle(vload4(0, a + iw / 2), pairs);
+    int8 self = (int8)(self0 + iw) + (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+    /* 0 + d as the general kernel's sum has it (a -0 gradient gives +0) */
+    vstore8(select((float8)(0.0f), (float8)(0.0f) + d, at == self), 0, dx + iw);
+}
+
+__kernel void max_backward_2x2(POOL_ARGS)
+{
+    int row = CLT_GID(0);
+    if (row >= total)
+        return;
+    int ih = row % H, plane = row / H, oh = ih / 2, covered = oh < OH ? 2 * OW : 0;
+    __global float *dx = out + out_off + row * W;
+    const __global float *g = in + in_off + (plane * OH + oh) * OW;
+    const __global int *a = idx + idx_off + (plane * OH + oh) * OW;
+    int iw = 0;
+    for (; iw + 8 <= covered; iw += 8)
+        max2x2_back_step(g, a, ih * W, iw, dx);
+    if (iw < covered && covered >= 8) {
+        max2x2_back_step(g, a, ih * W, covered - 8, dx);
+        iw = covered;
+    }
+    for (; iw < covered; iw++)
+        dx[iw] = a[iw / 2] == ih * W + iw ? 0.0f + g[iw / 2] : 0.0f;
+    for (; iw < W; iw++) /* past the last window */
+        dx[iw] = 0.0f;
+}

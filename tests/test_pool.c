@@ -504,6 +504,36 @@ static void test_pool_nan_and_inf(void **state)
     free(want);
 }
 
+/* 2x2 windows at stride 2 without padding take vector kernels on CPUs
+   (four windows, eight inputs per step, a last step overlapping the one
+   before): every width from 1 to 41 and odd heights, with distinct values,
+   then ties, NaNs and -infs, against the reference. */
+static void test_pool_2x2_widths(void **state)
+{
+    clt_context_t ctx = tu_ctx(state);
+    uint64_t s = 2222;
+    for (int w = 1; w <= 41; w++)
+        for (int h = 2; h <= 5; h += 3)
+            for (int ceil_mode = 0; ceil_mode < 2; ceil_mode++)
+                for (int values = 0; values < 2; values++) {
+                    clt_pool2d_desc d = {.n = 2, .c = 3, .h = h, .w = w, .kernel_h = 2,
+                                         .kernel_w = 2, .ceil_mode = ceil_mode};
+                    if (w < 2 && !ceil_mode)
+                        continue; /* no window fits */
+                    size_t nx = x_count(&d), ny = y_count(&d);
+                    float *x = xmalloc(nx * sizeof *x), *dy = xmalloc(ny * sizeof *dy);
+                    fill_distinct(x, nx, &s);
+                    for (size_t i = 0; values && i < nx; i++) {
+                        uint32_t r = tu_rand(&s) % 8;
+                        x[i] = r == 0 ? NAN : r == 1 ? -INFINITY : r < 5 ? 1.0f : x[i];
+                    }
+                    tu_fill_int(dy, ny, -4, 4, &s);
+                    check_against_ref(ctx, &d, x, dy);
+                    free(x);
+                    free(dy);
+                }
+}
+
 /* ---- finite differences ---- */
 
 /* L(x) = sum(w * pool(x)), computed from the device's forward. */
@@ -811,6 +841,7 @@ int main(void)
         cmocka_unit_test(test_pool_default_stride),
         cmocka_unit_test(test_pool_ties_first_max),
         cmocka_unit_test(test_pool_nan_and_inf),
+        cmocka_unit_test(test_pool_2x2_widths),
         cmocka_unit_test(test_pool_finite_differences),
         cmocka_unit_test(test_pool_bit_identical_runs),
         cmocka_unit_test(test_pool_rejects_bad_descriptors),
