@@ -178,6 +178,6 @@ clt_status clt_pool2d_backward(clt_context_t ctx, const clt_pool2d_desc *d, clt_
     if (!g.max)
         return launch(ctx, "avg_backward", "avg_backward_rows", &g, false, dy, dx,
                       (clt_buf){NULL, 0});
-    return launch(ctx, "max_backward", tiles2x2(&g) ? "max_backward_2x2" : "max_backward_rows",
-                  &g, false, dy, dx, argmax);
+    return launch(ctx, "max_backward", tiles2x2(&g) ? "max_backward_2x2" : "max_backward_rows", &g,
+                  false, dy, dx, argmax);
 }

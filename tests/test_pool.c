@@ -516,8 +516,13 @@ static void test_pool_2x2_widths(void **state)
         for (int h = 2; h <= 5; h += 3)
             for (int ceil_mode = 0; ceil_mode < 2; ceil_mode++)
                 for (int values = 0; values < 2; values++) {
-                    clt_pool2d_desc d = {.n = 2, .c = 3, .h = h, .w = w, .kernel_h = 2,
-                                         .kernel_w = 2, .ceil_mode = ceil_mode};
+                    clt_pool2d_desc d = {.n = 2,
+                                         .c = 3,
+                                         .h = h,
+                                         .w = w,
+                                         .kernel_h = 2,
+                                         .kernel_w = 2,
+                                         .ceil_mode = ceil_mode};
                     if (w < 2 && !ceil_mode)
                         continue; /* no window fits */
                     size_t nx = x_count(&d), ny = y_count(&d);
