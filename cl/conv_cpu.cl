@@ -13,6 +13,8 @@
  * GEMM_MR * GEMM_NV fused multiply-adds per (c, r, s)) with nothing packed:
  * each input element is copied once per band, where implicit im2col packs
  * it R S times per column panel, and every output channel reuses the copy.
+ * Channel panels are the outer loop so that a panel's weights stay in L1
+ * while the band's positions stream past them (1.3x at c64 56x56 3x3).
  *
  * Generated defines (conv_cpu.c): GEMM_VW, GEMM_MR, GEMM_NV as for the GEMM,
  * and CC_MK, CC_MC, the weight gradient's tile (conv_cpu_bwd_weights). */
@@ -97,8 +99,8 @@ __kernel void conv_cpu_tiles(__global const float *x, int x_off, __global const 
     int kpanels = (kg + GEMM_MR - 1) / GEMM_MR, kp1 = min(kpanels, (kgi + 1) * kpw);
     int npos = (band_rows - 1) * wp + Q, crs = cg * R * S;
     __global float *yb = y + y_off + ((n * K + g * kg) * P + p0) * Q;
-    for (int j0 = 0; j0 < npos; j0 += CC_NR)
-        for (int kp = kgi * kpw; kp < kp1; kp++) {
+    for (int kp = kgi * kpw; kp < kp1; kp++)
+        for (int j0 = 0; j0 < npos; j0 += CC_NR) {
             int k0 = kp * GEMM_MR, rows = min(GEMM_MR, kg - k0);
             const __global float *ar[GEMM_MR];
 #pragma unroll

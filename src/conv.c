@@ -173,10 +173,11 @@ clt_status clt_conv2d_output_shape(const clt_conv2d_desc *d, clt_shape *y)
 
 /* On PoCL, DIRECT's GEMM tile over a padded copy of the input (conv_cpu.c)
  * beat the implicit-im2col GEMM where each output's reduction is short:
- * forward 1.6x at C R S 144 (n64 c16 14x14 k32 3x3), 1.3x at 576 (n4 c64
- * 56x56), even at 1152, 0.75x at 4608; backward data (K R S) 1.7x at 288,
- * even at 576, 0.8x at 1152; weight gradient 2.5x at 9 (n64 c1 28x28
- * k16), 1.4x at 144, 0.6x at 576 (n4 c64 56x56). */
+ * forward 1.6-2.3x at C R S 144 (n64 c16 14x14 k32 3x3), 1.3-1.5x at 576
+ * (n4 c64 56x56), 0.9-1.1x at 1152, 0.8x at 2304, 0.65x at 4608; backward
+ * data (K R S) 1.6x at 288, 0.9-1.0x at 576, 0.8x at 1152; weight gradient
+ * 2.5x at 9 (n64 c1 28x28 k16), 1.4-2.2x at 144, 0.6x at 576 (n4 c64
+ * 56x56). */
 static bool direct_cpu_wins(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op, int p,
                             int q)
 {
@@ -185,7 +186,7 @@ static bool direct_cpu_wins(clt_context_t ctx, const clt_conv2d_desc *d, clt_con
         return false; /* GEMM_1X1 */
     if (op == CLT_CONV_BACKWARD_WEIGHTS)
         return cg * rs <= 256 && clt__conv_cpu_weights_applies(ctx, d, p, q);
-    return (op == CLT_CONV_FORWARD ? cg : kg) * rs <= 576 &&
+    return (op == CLT_CONV_FORWARD ? cg * rs <= 576 : kg * rs <= 288) &&
            clt__conv_cpu_applies(ctx, d, op, p, q);
 }
 
