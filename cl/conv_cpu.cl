@@ -1,14 +1,18 @@
-/* Direct convolution shaped for CPUs, stride 1 (any kernel size, padding,
- * dilation; groups but for the weight gradient): cl/gemm.cl's register
- * tile with B read in place.
+/* Direct convolution shaped for CPUs (any kernel size, stride, padding,
+ * dilation; groups; the backward passes at stride 1, the weight gradient
+ * for groups 1): cl/gemm.cl's register tile with B read in place.
  *
  * A work-item owns a band of output rows of one image (and group). It first
  * copies the input rows the band reads, zero-padded, into a scratch region
- * of its own: channel c, row i, column col at band[(c * BH + i) * WP + col],
- * WP = Q + (S - 1) dil_w. Numbering the band's output positions j = row * WP
- * + q (columns q >= Q are computed and dropped), row (c, r, s) of the
- * column matrix is then one contiguous run: position j reads
- * band[c * BH * WP + r dil_h WP + s dil_w + j]. So the hot loop is
+ * of its own: at stride 1 channel c, row i, column col at band[(c * BH + i)
+ * * WP + col], WP = Q + (S - 1) dil_w. Numbering the band's output positions
+ * j = row * WP + q (columns q >= Q are computed and dropped), row (c, r, s)
+ * of the column matrix is then one contiguous run: position j reads
+ * band[c * BH * WP + r dil_h WP + s dil_w + j]. At stride sh x sw the copy
+ * is split into sh sw phases (input rows and columns by their remainder
+ * modulo the stride), and tap (r, s) reads phase (r dil_h % sh, s dil_w %
+ * sw) shifted by (r dil_h / sh, s dil_w / sw): contiguous again, WP = Q +
+ * (S - 1) dil_w / sw. So the hot loop is
  * gemm_tiles' (GEMM_NV vector loads of B, GEMM_MR broadcast weights and
  * GEMM_MR * GEMM_NV fused multiply-adds per (c, r, s)) with nothing packed:
  * each input element is copied once per band, where implicit im2col packs
@@ -26,78 +30,105 @@
 #define CC_VSTORE CC_CAT(vstore, GEMM_VW)
 #define CC_NR (GEMM_VW * GEMM_NV) /* output positions per tile */
 
-/* band[(c * bh + i) * wp + col] = x[c][h0 + i][col - pad_w] for the first
- * `rows` of bh rows of C channels, zero outside the image and in the other
- * rows, then `slack` zeros: a lane that is dropped, or multiplied by a zero
- * of dy, must still read a finite number. */
+/* Phase (a, b) of channel c of the input at stride sh x sw, zero-padded:
+ * band[(((c * sh + a) * sw + b) * bh + i) * wp + col] = x[c][h0 + i sh + a]
+ * [col sw + b - pad_w] (stride 1: one phase, the rows as they are) for the
+ * first `rows` of bh rows, zero outside the image and in the other rows,
+ * then `slack` zeros: a lane that is dropped, or multiplied by a zero of
+ * dy, must still read a finite number. */
 static void copy_band(const __global float *x, int C, int H, int W, int h0, int rows, int bh,
-                      int wp, int pad_w, int slack, __global float *band)
+                      int wp, int pad_w, int sh, int sw, int slack, __global float *band)
 {
-    int lo = clamp(pad_w, 0, wp), hi = clamp(W + pad_w, lo, wp); /* columns inside */
     for (int c = 0; c < C; c++)
-        for (int i = 0; i < bh; i++) {
-            int h = h0 + i;
-            bool inside = i < rows && h >= 0 && h < H;
-            const __global float *src = x + (c * H + (inside ? h : 0)) * W;
-            __global float *dst = band + (c * bh + i) * wp;
-            for (int col = 0; col < wp; col++)
-                dst[col] = inside && col >= lo && col < hi ? src[col - pad_w] : 0.0f;
-        }
+        for (int a = 0; a < sh; a++)
+            for (int b = 0; b < sw; b++)
+                for (int i = 0; i < bh; i++) {
+                    int h = h0 + i * sh + a;
+                    bool inside = i < rows && h >= 0 && h < H;
+                    const __global float *src = x + (c * H + (inside ? h : 0)) * W;
+                    __global float *dst = band + (((c * sh + a) * sw + b) * bh + i) * wp;
+                    for (int col = 0, w = b - pad_w; col < wp; col++, w += sw)
+                        dst[col] = inside && w >= 0 && w < W ? src[w] : 0.0f;
+                }
     for (int i = 0; i < slack; i++)
-        band[C * bh * wp + i] = 0.0f;
+        band[C * sh * sw * bh * wp + i] = 0.0f;
 }
 
 /* Stores rows `rows` of the tile at positions j0... of the band (output row
- * p0 + j / wp, column j % wp when < Q) with bias and ReLU. */
+ * j / wp, column j % wp when < Q) with bias and ReLU: straight from the
+ * registers when the tile lies inside one output row, else lane by lane
+ * along its runs (one division per tile, not per run and row). */
 static void store_tile(CC_VEC acc[GEMM_MR][GEMM_NV], int rows, int j0, int wp, int Q,
                        int band_rows, __global float *y, int plane, const __global float *bias,
                        int relu)
 {
+    int row0 = j0 / wp, q0 = j0 - row0 * wp;
+    bool whole = q0 + CC_NR <= Q;
     for (int i = 0; i < rows; i++) {
-        float lane[CC_NR];
         float add = bias ? bias[i] : 0.0f;
+        CC_VEC o[GEMM_NV];
 #pragma unroll
         for (int v = 0; v < GEMM_NV; v++) {
-            CC_VEC o = acc[i][v] + (CC_VEC)(add);
+            o[v] = acc[i][v] + (CC_VEC)(add);
             if (relu)
-                o = select(o, (CC_VEC)(0.0f), o < (CC_VEC)(0.0f)); /* NaN stays NaN */
-            CC_VSTORE(o, v, lane);
+                o[v] = select(o[v], (CC_VEC)(0.0f), o[v] < (CC_VEC)(0.0f)); /* NaN stays NaN */
         }
-        __global float *out = y + i * plane;
-        for (int t = 0; t < CC_NR;) {
-            int j = j0 + t, row = j / wp, q = j - row * wp;
-            int len = min(CC_NR - t, wp - q);
-            if (row >= band_rows)
-                break;
-            for (int e = 0; e < len && q + e < Q; e++)
-                out[row * Q + q + e] = lane[t + e];
-            t += len;
+        __global float *out = y + i * plane + row0 * Q + q0;
+        if (whole) {
+#pragma unroll
+            for (int v = 0; v < GEMM_NV; v++)
+                CC_VSTORE(o[v], v, out);
+            continue;
         }
+        float lane[CC_NR];
+#pragma unroll
+        for (int v = 0; v < GEMM_NV; v++)
+            CC_VSTORE(o[v], v, lane);
+        /* run by run: out advances Q per output row, the lanes wp */
+        int row = row0, q = q0;
+        for (int t = 0; t < CC_NR && row < band_rows; row++, out += Q - q, t += wp - q, q = 0)
+            for (int e = 0; e < min(CC_NR - t, Q - q); e++)
+                out[e] = lane[t + e];
     }
 }
 
 /* Work-item (band b, output-channel group kgi, image and group z): output
  * rows b * band..., channel panels kgi * kpw... of GEMM_MR channels. Each
- * work-item's scratch region is `region` floats at scratch + its index. */
+ * work-item's scratch region is `region` floats at scratch + its index:
+ * the band's copy, then the offset of each (c, r, s) row in it, so that
+ * the hot loop is as plain as the GEMM's. */
 __kernel void conv_cpu_tiles(__global const float *x, int x_off, __global const float *w,
                              int w_off, __global const float *bias, int bias_off, int has_bias,
                              int relu, __global float *y, int y_off, int C, int H, int W, int K,
-                             int R, int S, int pad_h, int pad_w, int dil_h, int dil_w, int groups,
-                             int P, int Q, int band, int kpw, __global float *scratch, int region)
+                             int R, int S, int pad_h, int pad_w, int sh, int sw, int dil_h,
+                             int dil_w, int groups, int P, int Q, int band, int kpw,
+                             __global float *scratch, int region)
 {
     int b = CLT_GID(0), kgi = CLT_GID(1), z = CLT_GID(2);
     int n = z / groups, g = z - n * groups, cg = C / groups, kg = K / groups;
     int p0 = b * band;
     if (p0 >= P)
         return;
-    int band_rows = min(band, P - p0), wp = Q + (S - 1) * dil_w;
-    int bh = band + (R - 1) * dil_h, plane = bh * wp; /* the layout of every region */
+    int band_rows = min(band, P - p0), wp = Q + (S - 1) * dil_w / sw, halo = (R - 1) * dil_h / sh;
+    int bh = band + halo, plane = bh * wp; /* the layout of every region */
     __global float *bs =
         scratch + (((size_t)z * get_global_size(1) + kgi) * get_global_size(0) + b) * region;
-    copy_band(x + x_off + (n * C + g * cg) * H * W, cg, H, W, p0 - pad_h,
-              band_rows + (R - 1) * dil_h, bh, wp, pad_w, CC_NR + (S - 1) * dil_w, bs);
+    copy_band(x + x_off + (n * C + g * cg) * H * W, cg, H, W, p0 * sh - pad_h, band_rows + halo,
+              bh, wp, pad_w, sh, sw, CC_NR + (S - 1) * dil_w / sw, bs);
     int kpanels = (kg + GEMM_MR - 1) / GEMM_MR, kp1 = min(kpanels, (kgi + 1) * kpw);
     int npos = (band_rows - 1) * wp + Q, crs = cg * R * S;
+    /* tap (r, s) reads phase (ra, sa) shifted by (rb, sb) */
+    __global int *offs = (__global int *)(bs + cg * sh * sw * plane + CC_NR + (S - 1) * dil_w / sw);
+    for (int c = 0, kk = 0; c < cg; c++)
+        for (int r = 0, ra = 0, rb = 0; r < R; r++) {
+            for (int s = 0, sa = 0, sb = 0; s < S; s++, kk++) {
+                offs[kk] = ((c * sh + ra) * sw + sa) * plane + rb * wp + sb;
+                for (sa += dil_w; sa >= sw; sa -= sw)
+                    sb++;
+            }
+            for (ra += dil_h; ra >= sh; ra -= sh)
+                rb++;
+        }
     __global float *yb = y + y_off + ((n * K + g * kg) * P + p0) * Q;
     for (int kp = kgi * kpw; kp < kp1; kp++)
         for (int j0 = 0; j0 < npos; j0 += CC_NR) {
@@ -112,24 +143,21 @@ __kernel void conv_cpu_tiles(__global const float *x, int x_off, __global const 
 #pragma unroll
                 for (int v = 0; v < GEMM_NV; v++)
                     acc[i][v] = (CC_VEC)(0.0f);
-            int kk = 0;
-            for (int c = 0; c < cg; c++)
-                for (int r = 0; r < R; r++) {
-                    const __global float *brow = bs + c * plane + r * dil_h * wp + j0;
-                    for (int s = 0; s < S; s++, kk++) {
-                        CC_VEC bv[GEMM_NV];
+            const __global float *bj = bs + j0;
+            for (int kk = 0; kk < crs; kk++) {
+                const __global float *brow = bj + offs[kk];
+                CC_VEC bv[GEMM_NV];
 #pragma unroll
-                        for (int v = 0; v < GEMM_NV; v++)
-                            bv[v] = CC_VLOAD(v, brow + s * dil_w);
+                for (int v = 0; v < GEMM_NV; v++)
+                    bv[v] = CC_VLOAD(v, brow);
 #pragma unroll
-                        for (int i = 0; i < GEMM_MR; i++) {
-                            CC_VEC av = (CC_VEC)ar[i][kk];
+                for (int i = 0; i < GEMM_MR; i++) {
+                    CC_VEC av = (CC_VEC)ar[i][kk];
 #pragma unroll
-                            for (int v = 0; v < GEMM_NV; v++)
-                                acc[i][v] = fma(av, bv[v], acc[i][v]);
-                        }
-                    }
+                    for (int v = 0; v < GEMM_NV; v++)
+                        acc[i][v] = fma(av, bv[v], acc[i][v]);
                 }
+            }
             store_tile(acc, rows, j0, wp, Q, band_rows, yb + k0 * P * Q, P * Q,
                        has_bias ? bias + bias_off + g * kg + k0 : 0, relu);
         }
@@ -189,7 +217,8 @@ __kernel void conv_cpu_bwd_weights(__global const float *x, int x_off, __global 
             int rows = t < cnt ? min(band, P - p0) : 0;
             for (int c = 0; c < C; c++)
                 copy_band(x + x_off + (n * C + c) * H * W, 1, H, W, p0 - pad_h,
-                          rows ? rows + halo : 0, bh, wp, pad_w, 0, xs + (c * upb + t) * unit);
+                          rows ? rows + halo : 0, bh, wp, pad_w, 1, 1, 0,
+                          xs + (c * upb + t) * unit);
             for (int k = 0; k < kn; k++)
                 for (int row = 0; row < bh; row++) {
                     const __global float *src = dy + dy_off + ((n * K + k0 + k) * P + p0 + row) * Q;

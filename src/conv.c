@@ -174,20 +174,23 @@ clt_status clt_conv2d_output_shape(const clt_conv2d_desc *d, clt_shape *y)
 /* On PoCL, DIRECT's GEMM tile over a padded copy of the input (conv_cpu.c)
  * beat the implicit-im2col GEMM where each output's reduction is short:
  * forward 1.6-2.3x at C R S 144 (n64 c16 14x14 k32 3x3), 1.3-1.5x at 576
- * (n4 c64 56x56), 0.9-1.1x at 1152, 0.8x at 2304, 0.65x at 4608; backward
- * data (K R S) 1.6x at 288, 0.9-1.0x at 576, 0.8x at 1152; weight gradient
- * 2.5x at 9 (n64 c1 28x28 k16), 1.4-2.2x at 144, 0.6x at 576 (n4 c64
- * 56x56). */
+ * (n4 c64 56x56), 1.0-1.2x at 1152, 0.8-1.0x at 2304, 0.65x at 4608; at
+ * stride 2, ResNet-50's 7x7 first layer (147) 1.9x but 0.6-1.1x on its
+ * 3x3/2 layers (1152-4608); backward data (K R S) 1.6x at 288, 0.9-1.0x at
+ * 576, 0.8x at 1152; weight gradient 2.5x at 9 (n64 c1 28x28 k16), 1.4-2.2x
+ * at 144, 0.6x at 576 (n4 c64 56x56). */
 static bool direct_cpu_wins(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op, int p,
                             int q)
 {
     int rs = d->kernel_h * d->kernel_w, cg = d->c / d->groups, kg = d->k / d->groups;
+    bool strided = d->stride_h != 1 || d->stride_w != 1;
     if (rs == 1)
-        return false; /* GEMM_1X1 */
+        return false; /* GEMM_1X1, or a strided 1x1 layer: a subsample and a GEMM */
     if (op == CLT_CONV_BACKWARD_WEIGHTS)
         return cg * rs <= 256 && clt__conv_cpu_weights_applies(ctx, d, p, q);
-    return (op == CLT_CONV_FORWARD ? cg * rs <= 576 : kg * rs <= 288) &&
-           clt__conv_cpu_applies(ctx, d, op, p, q);
+    if (op == CLT_CONV_BACKWARD_DATA)
+        return kg * rs <= 288 && clt__conv_cpu_applies(ctx, d, op, p, q);
+    return cg * rs <= (strided ? 576 : 1152) && clt__conv_cpu_applies(ctx, d, op, p, q);
 }
 
 /* The choice without measurements (bench on PoCL and the H100, 2026-11):

@@ -1,8 +1,8 @@
-/* DIRECT's path on CPU devices at stride 1 (cl/conv_cpu.cl): forward;
- * backward data as the forward of the transposed convolution (dy padded
- * by dil (R - 1) - pad, weights flipped and transposed per group); the
- * weight gradient (groups 1) as partial sums over chunks of the batch,
- * added in order. */
+/* DIRECT's path on CPU devices (cl/conv_cpu.cl): forward at any stride;
+ * at stride 1 backward data as the forward of the transposed convolution
+ * (dy padded by dil (R - 1) - pad, weights flipped and transposed per
+ * group) and the weight gradient (groups 1) as partial sums over chunks of
+ * the batch, added in order. */
 #include "conv_impl.h"
 
 #include <stdint.h>
@@ -15,9 +15,9 @@
  * weights (measured on ResNet-50's 3x3 layers, 48-192 KiB alike). */
 #define BAND_BYTES (96 * 1024)
 
-/* A stride-1 convolution as conv_cpu_tiles sees it. */
+/* A convolution as conv_cpu_tiles sees it. */
 typedef struct geom {
-    int n, c, h, w, k, r, s, pad_h, pad_w, dil_h, dil_w, groups, p, q;
+    int n, c, h, w, k, r, s, pad_h, pad_w, sh, sw, dil_h, dil_w, groups, p, q;
 } geom;
 
 typedef struct plan {
@@ -59,8 +59,11 @@ int clt__conv_cpu_defines(clt_context_t ctx, char *out, size_t cap)
  * work-item copies the same band). */
 static bool make_plan(const clt__gemm_cfg *cfg, const geom *gm, plan *pl)
 {
-    size_t cg = (size_t)(gm->c / gm->groups), wp = (size_t)gm->q + (size_t)(gm->s - 1) * gm->dil_w;
-    size_t halo = (size_t)(gm->r - 1) * gm->dil_h, row_bytes = cg * wp * sizeof(float);
+    /* per output row, a row of each of the sh sw phases of the input */
+    size_t cg = (size_t)(gm->c / gm->groups), phases = (size_t)gm->sh * gm->sw;
+    size_t wp = (size_t)gm->q + (size_t)((gm->s - 1) * gm->dil_w / gm->sw);
+    size_t halo = (size_t)((gm->r - 1) * gm->dil_h / gm->sh);
+    size_t row_bytes = cg * phases * wp * sizeof(float);
     size_t fit = BAND_BYTES / (row_bytes ? row_bytes : 1);
     size_t band = fit > halo ? fit - halo : 1, images = (size_t)gm->n * gm->groups;
     size_t want = (size_t)cfg->items, per_image = ceil_div(want, images);
@@ -77,8 +80,9 @@ static bool make_plan(const clt__gemm_cfg *cfg, const geom *gm, plan *pl)
     pl->items[1] = ceil_div(kpanels, (size_t)pl->kpw);
     /* the tile's loads run up to a tile width plus the kernel's reach past
        the band's last position */
-    pl->region =
-        cg * (band + halo) * wp + (size_t)(cfg->vw * cfg->nv) + (size_t)(gm->s - 1) * gm->dil_w;
+    /* the copy, the slack the tile's loads may reach past it, the offsets */
+    pl->region = cg * phases * (band + halo) * wp + (size_t)(cfg->vw * cfg->nv) +
+                 (size_t)((gm->s - 1) * gm->dil_w / gm->sw) + cg * gm->r * gm->s;
     size_t total = pl->items[0] * pl->items[1] * pl->items[2];
     return total <= INT32_MAX / pl->region;
 }
@@ -86,35 +90,51 @@ static bool make_plan(const clt__gemm_cfg *cfg, const geom *gm, plan *pl)
 static geom forward_geom(const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
-    return (geom){d->n,          d->c,        d->h,     d->w,     d->k,
-                  d->kernel_h,   d->kernel_w, d->pad_h, d->pad_w, d->dilation_h,
-                  d->dilation_w, d->groups,   a->p,     a->q};
+    return (geom){.n = d->n,
+                  .c = d->c,
+                  .h = d->h,
+                  .w = d->w,
+                  .k = d->k,
+                  .r = d->kernel_h,
+                  .s = d->kernel_w,
+                  .pad_h = d->pad_h,
+                  .pad_w = d->pad_w,
+                  .sh = d->stride_h,
+                  .sw = d->stride_w,
+                  .dil_h = d->dilation_h,
+                  .dil_w = d->dilation_w,
+                  .groups = d->groups,
+                  .p = a->p,
+                  .q = a->q};
 }
 
-/* dx as a convolution of dy: K input and C output channels. */
+/* dx as a convolution of dy (stride 1 only): K input and C output channels. */
 static geom transposed_geom(const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
-    return (geom){d->n,
-                  d->k,
-                  a->p,
-                  a->q,
-                  d->c,
-                  d->kernel_h,
-                  d->kernel_w,
-                  d->dilation_h * (d->kernel_h - 1) - d->pad_h,
-                  d->dilation_w * (d->kernel_w - 1) - d->pad_w,
-                  d->dilation_h,
-                  d->dilation_w,
-                  d->groups,
-                  d->h,
-                  d->w};
+    return (geom){.n = d->n,
+                  .c = d->k,
+                  .h = a->p,
+                  .w = a->q,
+                  .k = d->c,
+                  .r = d->kernel_h,
+                  .s = d->kernel_w,
+                  .pad_h = d->dilation_h * (d->kernel_h - 1) - d->pad_h,
+                  .pad_w = d->dilation_w * (d->kernel_w - 1) - d->pad_w,
+                  .sh = 1,
+                  .sw = 1,
+                  .dil_h = d->dilation_h,
+                  .dil_w = d->dilation_w,
+                  .groups = d->groups,
+                  .p = d->h,
+                  .q = d->w};
 }
 
 bool clt__conv_cpu_applies(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op, int p,
                            int q)
 {
-    if (!ctx->gemm.own || d->stride_h != 1 || d->stride_w != 1 || op == CLT_CONV_BACKWARD_WEIGHTS)
+    bool strided = d->stride_h != 1 || d->stride_w != 1;
+    if (!ctx->gemm.own || (strided && op != CLT_CONV_FORWARD) || op == CLT_CONV_BACKWARD_WEIGHTS)
         return false;
     clt__conv_args a = {.d = d, .p = p, .q = q};
     geom gm = op == CLT_CONV_FORWARD ? forward_geom(&a) : transposed_geom(&a);
@@ -138,9 +158,10 @@ static clt_status run(clt_context_t ctx, const geom *gm, clt_buf x, clt_buf w, c
         CLT_ARG_INT(bias.offset), CLT_ARG_INT(bias.mem != NULL), CLT_ARG_INT(relu),
         CLT_ARG_MEM(y.mem), CLT_ARG_INT(y.offset), CLT_ARG_INT(gm->c), CLT_ARG_INT(gm->h),
         CLT_ARG_INT(gm->w), CLT_ARG_INT(gm->k), CLT_ARG_INT(gm->r), CLT_ARG_INT(gm->s),
-        CLT_ARG_INT(gm->pad_h), CLT_ARG_INT(gm->pad_w), CLT_ARG_INT(gm->dil_h),
-        CLT_ARG_INT(gm->dil_w), CLT_ARG_INT(gm->groups), CLT_ARG_INT(gm->p), CLT_ARG_INT(gm->q),
-        CLT_ARG_INT(pl.band), CLT_ARG_INT(pl.kpw), CLT_ARG_MEM(scratch), CLT_ARG_INT(pl.region));
+        CLT_ARG_INT(gm->pad_h), CLT_ARG_INT(gm->pad_w), CLT_ARG_INT(gm->sh), CLT_ARG_INT(gm->sw),
+        CLT_ARG_INT(gm->dil_h), CLT_ARG_INT(gm->dil_w), CLT_ARG_INT(gm->groups), CLT_ARG_INT(gm->p),
+        CLT_ARG_INT(gm->q), CLT_ARG_INT(pl.band), CLT_ARG_INT(pl.kpw), CLT_ARG_MEM(scratch),
+        CLT_ARG_INT(pl.region));
 }
 
 clt_status clt__conv_cpu_forward(clt_context_t ctx, const clt__conv_args *a)

@@ -1,7 +1,7 @@
-/* DIRECT: any parameters, no workspace. On GPUs one work-item per output;
- * on CPUs at stride 1 clt's GEMM tile over a padded copy of the input
- * (conv_cpu.c), strided a register tile of 4 channels x 16 pixels per
- * work-item. */
+/* DIRECT: any parameters, no workspace. On CPUs clt's GEMM tile over a
+ * padded copy of the input (conv_cpu.c): forward at any stride, the
+ * backward passes at stride 1; elsewhere, and on GPUs, one work-item per
+ * output element. */
 #include "conv_impl.h"
 
 static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
@@ -9,15 +9,9 @@ static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
     const clt_conv2d_desc *d = a->d;
     if (clt__conv_cpu_applies(ctx, d, CLT_CONV_FORWARD, a->p, a->q))
         return clt__conv_cpu_forward(ctx, a);
-    size_t kblocks = (size_t)((d->k / d->groups + 3) / 4); /* DT_KB in cl/conv_direct.cl */
-    size_t tiles[3] = {(size_t)(a->q + 15) / 16, (size_t)a->p,
-                       (size_t)d->n * d->groups * kblocks};
     size_t elems[3] = {(size_t)a->p * a->q, (size_t)d->k, (size_t)d->n};
-    const size_t one[3] = {1, 1, 1};
     cl_mem bias = a->bias.mem ? a->bias.mem : a->y.mem;
-    return CLT_LAUNCH(ctx, "conv_direct", ctx->is_cpu ? "conv_direct_tiles" : "conv_direct", 3,
-                      ctx->is_cpu ? tiles : elems, ctx->is_cpu ? one : NULL,
-                      CLT_ARG_MEM(a->x.mem),
+    return CLT_LAUNCH(ctx, "conv_direct", "conv_direct", 3, elems, NULL, CLT_ARG_MEM(a->x.mem),
                       CLT_ARG_INT(a->x.offset), CLT_ARG_MEM(a->w.mem), CLT_ARG_INT(a->w.offset),
                       CLT_ARG_MEM(bias), CLT_ARG_INT(a->bias.offset),
                       CLT_ARG_INT(a->bias.mem != NULL), CLT_ARG_INT(a->act == CLT_ACTIVATION_RELU),

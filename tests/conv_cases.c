@@ -51,7 +51,7 @@ const ref_conv cc_edge_cases[] = {
     {2, 130, 6, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1},   /* C R S past one GEMM k chunk (1024) */
     {8, 4, 13, 11, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1},  /* rows in uneven bands (conv_cpu.c) */
     {1, 64, 41, 41, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1},  /* bands of 20 rows, the last of 1 */
-    {65, 28, 30, 30, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1}, /* weight gradient: units 2 at a time, of 3 */
+    {65, 156, 12, 12, 4, 1, 1, 0, 0, 1, 1, 1, 1, 1}, /* weight gradient: units 2 at a time, of 3 */
 };
 
 const int cc_edge_count = (int)(sizeof cc_edge_cases / sizeof cc_edge_cases[0]);
