@@ -178,6 +178,23 @@ __kernel void conv_cpu_flip(__global const float *w, int w_off, __global float *
     wf[i] = w[w_off + (((g * kg + k) * cg + c) * R + (R - 1 - r)) * S + (S - 1 - s)];
 }
 
+/* The lanes of v added in halves (a fixed order). */
+static float hsum(CC_VEC v)
+{
+#if GEMM_VW == 16
+    float8 h8 = v.lo + v.hi;
+#else
+    float8 h8 = v;
+#endif
+#if GEMM_VW >= 8
+    float4 h4 = h8.lo + h8.hi;
+#else
+    float4 h4 = v;
+#endif
+    float2 h2 = h4.lo + h4.hi;
+    return h2.x + h2.y;
+}
+
 /* Weight gradient, groups 1: partial sums of dW (K x C R S) over images
  * chunk * ipw... into part[chunk], for output-channel blocks kgi * kpw... of
  * CC_MK channels. The chunk's images are cut into units (an image's band
@@ -266,13 +283,8 @@ __kernel void conv_cpu_bwd_weights(__global const float *x, int x_off, __global 
                     }
                 }
                 for (int k = 0; k < krows; k++)
-                    for (int t = 0; t < CC_MC && cb + t < crs; t++) {
-                        float lane[GEMM_VW], sum = 0.0f;
-                        CC_VSTORE(acc[k][t], 0, lane);
-                        for (int e = 0; e < GEMM_VW; e++)
-                            sum += lane[e];
-                        pt[(kb * CC_MK + k) * crs + cb + t] += sum;
-                    }
+                    for (int t = 0; t < CC_MC && cb + t < crs; t++)
+                        pt[(kb * CC_MK + k) * crs + cb + t] += hsum(acc[k][t]);
             }
     }
 }
