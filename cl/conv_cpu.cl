@@ -183,11 +183,9 @@ static float hsum(CC_VEC v)
 {
 #if GEMM_VW == 16
     float8 h8 = v.lo + v.hi;
-#else
-    float8 h8 = v;
-#endif
-#if GEMM_VW >= 8
     float4 h4 = h8.lo + h8.hi;
+#elif GEMM_VW == 8
+    float4 h4 = v.lo + v.hi;
 #else
     float4 h4 = v;
 #endif

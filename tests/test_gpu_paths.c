@@ -114,6 +114,10 @@ static void test_gpu_shaped_kernels(void **state)
         skip();
     ctx->is_cpu = false;   /* before any program is built */
     ctx->gemm.own = false; /* CLBlast, as on GPUs */
+    ctx->gemm.vw = 4;      /* what GPUs (native float vector width 1) get */
+    /* every program must build as on a GPU, CPU-only ones included: a
+       context loads them all (cl/conv_cpu.cl once failed on the H100) */
+    TU_OK(ctx, clt_context_load_kernels(ctx, NULL));
     for (int i = 0; i < cc_edge_count; i++)
         check_case(ctx, &cc_edge_cases[i]); /* implicit GEMM where it wins */
     /* reductions long enough to be cut into slices (gemm_sum.c), with a
