@@ -134,7 +134,7 @@ bool clt__conv_cpu_applies(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv
                            int q)
 {
     bool strided = d->stride_h != 1 || d->stride_w != 1;
-    if (!ctx->gemm.own || (strided && op != CLT_CONV_FORWARD) || op == CLT_CONV_BACKWARD_WEIGHTS)
+    if (!ctx->is_cpu || (strided && op != CLT_CONV_FORWARD) || op == CLT_CONV_BACKWARD_WEIGHTS)
         return false;
     clt__conv_args a = {.d = d, .p = p, .q = q};
     geom gm = op == CLT_CONV_FORWARD ? forward_geom(&a) : transposed_geom(&a);
@@ -235,7 +235,7 @@ static bool make_bw_plan(const clt__gemm_cfg *cfg, const geom *gm, bw_plan *pl)
 
 bool clt__conv_cpu_weights_applies(clt_context_t ctx, const clt_conv2d_desc *d, int p, int q)
 {
-    if (!ctx->gemm.own || d->stride_h != 1 || d->stride_w != 1 || d->groups != 1)
+    if (!ctx->is_cpu || d->stride_h != 1 || d->stride_w != 1 || d->groups != 1)
         return false;
     clt__conv_args a = {.d = d, .p = p, .q = q};
     geom gm = forward_geom(&a);

@@ -75,8 +75,9 @@ clt_status clt__col2im(clt_context_t ctx, const clt_conv2d_desc *d, cl_mem col, 
 bool clt__conv_igemm_applies(clt_context_t ctx, const clt_conv2d_desc *d);
 clt_status clt__conv_igemm_forward(clt_context_t ctx, const clt__conv_args *a);
 
-/* DIRECT's CPU path at stride 1 (conv_cpu.c): whether it takes pass op of
- * d (output p x q) here, and the forward and backward-data passes. */
+/* DIRECT's path on CPU devices (conv_cpu.c): whether it takes pass op of
+ * d (output p x q) here (forward at any stride, backward data at stride 1),
+ * and the forward and backward-data passes. */
 bool clt__conv_cpu_applies(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op, int p,
                            int q);
 clt_status clt__conv_cpu_forward(clt_context_t ctx, const clt__conv_args *a);
