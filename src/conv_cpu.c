@@ -31,6 +31,18 @@ static size_t ceil_div(size_t a, size_t b)
     return (a + b - 1) / b;
 }
 
+/* The width of a band's rows (WP in cl/conv_cpu.cl) and the input rows it
+ * holds beyond its output rows, per stride phase. */
+static size_t band_width(const geom *gm)
+{
+    return (size_t)gm->q + (size_t)((gm->s - 1) * gm->dil_w / gm->sw);
+}
+
+static size_t band_halo(const geom *gm)
+{
+    return (size_t)((gm->r - 1) * gm->dil_h / gm->sh);
+}
+
 /* The weight gradient's tile: CC_MK output channels x CC_MC (c, r, s)
  * accumulators, plus CC_MK vectors of dy and one of x, within the register
  * file (16 vector registers below AVX-512, 32 there). */
@@ -61,8 +73,7 @@ static bool make_plan(const clt__gemm_cfg *cfg, const geom *gm, plan *pl)
 {
     /* per output row, a row of each of the sh sw phases of the input */
     size_t cg = (size_t)(gm->c / gm->groups), phases = (size_t)gm->sh * gm->sw;
-    size_t wp = (size_t)gm->q + (size_t)((gm->s - 1) * gm->dil_w / gm->sw);
-    size_t halo = (size_t)((gm->r - 1) * gm->dil_h / gm->sh);
+    size_t wp = band_width(gm), halo = band_halo(gm);
     size_t row_bytes = cg * phases * wp * sizeof(float);
     size_t fit = BAND_BYTES / (row_bytes ? row_bytes : 1);
     size_t band = fit > halo ? fit - halo : 1, images = (size_t)gm->n * gm->groups;
@@ -78,11 +89,10 @@ static bool make_plan(const clt__gemm_cfg *cfg, const geom *gm, plan *pl)
     kgroups = kgroups < kpanels ? kgroups : kpanels;
     pl->kpw = (int)ceil_div(kpanels, kgroups ? kgroups : 1);
     pl->items[1] = ceil_div(kpanels, (size_t)pl->kpw);
-    /* the tile's loads run up to a tile width plus the kernel's reach past
-       the band's last position */
-    /* the copy, the slack the tile's loads may reach past it, the offsets */
+    /* the copy, the slack the tile's loads may reach past it (a tile width
+       plus the kernel's reach past the band's last position), the offsets */
     pl->region = cg * phases * (band + halo) * wp + (size_t)(cfg->vw * cfg->nv) +
-                 (size_t)((gm->s - 1) * gm->dil_w / gm->sw) + cg * gm->r * gm->s;
+                 (wp - (size_t)gm->q) + cg * gm->r * gm->s;
     size_t total = pl->items[0] * pl->items[1] * pl->items[2];
     return total <= INT32_MAX / pl->region;
 }
@@ -217,8 +227,8 @@ static bool make_bw_plan(const clt__gemm_cfg *cfg, const geom *gm, bw_plan *pl)
     pl->items[1] = pl->parts;
     pl->items[2] = 1;
     /* a unit's floats per row of the band: x's channels and dy's */
-    size_t wp = (size_t)gm->q + (size_t)(gm->s - 1) * gm->dil_w;
-    size_t halo = (size_t)(gm->r - 1) * gm->dil_h, row = ((size_t)gm->c + pl->kpw * mk) * wp;
+    size_t wp = band_width(gm), halo = band_halo(gm); /* stride 1 here */
+    size_t row = ((size_t)gm->c + pl->kpw * mk) * wp;
     size_t fit = UNITS_BYTES / sizeof(float) / row;
     size_t band = fit > halo ? fit - halo : 1;
     band = band < (size_t)gm->p ? band : (size_t)gm->p;
@@ -228,7 +238,7 @@ static bool make_bw_plan(const clt__gemm_cfg *cfg, const geom *gm, bw_plan *pl)
     pl->band = (int)band;
     pl->upb = (int)upb;
     size_t vw = (size_t)cfg->vw, plane = upb * (band + halo) * wp;
-    size_t slack = vw + halo * wp + (size_t)(gm->s - 1) * gm->dil_w;
+    size_t slack = vw + halo * wp + (wp - (size_t)gm->q);
     pl->region = (size_t)gm->c * plane + slack + (size_t)pl->kpw * mk * ceil_div(plane, vw) * vw;
     return pl->items[0] * pl->parts <= INT32_MAX / pl->region && pl->parts * dwf <= INT32_MAX;
 }

@@ -105,16 +105,26 @@ static void check_case(clt_context_t ctx, const ref_conv *r)
     }
 }
 
-static void test_gpu_shaped_kernels(void **state)
+/* A context on this device that takes the paths and kernels of a GPU
+ * (NULL if none can be made). */
+static clt_context_t gpu_shaped_context(void)
 {
-    (void)state;
     clt_context_options opt = {.cache = CLT_CACHE_OFF};
     clt_context_t ctx = NULL;
     if (clt_context_create(&opt, &ctx) != CLT_STATUS_SUCCESS)
-        skip();
+        return NULL;
     ctx->is_cpu = false;   /* before any program is built */
     ctx->gemm.own = false; /* CLBlast, as on GPUs */
     ctx->gemm.vw = 4;      /* what GPUs (native float vector width 1) get */
+    return ctx;
+}
+
+static void test_gpu_shaped_kernels(void **state)
+{
+    (void)state;
+    clt_context_t ctx = gpu_shaped_context();
+    if (!ctx)
+        skip();
     /* every program must build as on a GPU, CPU-only ones included: a
        context loads them all (cl/conv_cpu.cl once failed on the H100) */
     TU_OK(ctx, clt_context_load_kernels(ctx, NULL));
@@ -280,12 +290,9 @@ static void test_pool_rows_match_elements(void **state)
 static void test_auto_gives_way(void **state)
 {
     (void)state;
-    clt_context_options opt = {.cache = CLT_CACHE_OFF};
-    clt_context_t gpu = NULL;
-    if (clt_context_create(&opt, &gpu) != CLT_STATUS_SUCCESS)
+    clt_context_t gpu = gpu_shaped_context();
+    if (!gpu)
         skip();
-    gpu->is_cpu = false;
-    gpu->gemm.own = false; /* CLBlast, as on GPUs */
     clt_conv2d_desc d = {.n = 1,
                          .c = 46341,
                          .h = 10,
