@@ -171,24 +171,10 @@ static void store_row(__global float *c, const GEMM_VEC *acc, int cols, int accu
     }
 }
 
-/* acc += c for `cols` columns of one tile row. */
-static void add_row(const __global float *c, GEMM_VEC *acc, int cols)
-{
-    for (int v = 0; v < GEMM_NV; v++) {
-        float lane[GEMM_VW];
-        for (int e = 0; e < GEMM_VW; e++)
-            lane[e] = v * GEMM_VW + e < cols ? c[v * GEMM_VW + e] : 0.0f;
-        acc[v] += GEMM_VLOAD(0, lane);
-    }
-}
-
 /* One tile over one chunk: rows of A at a + r * sai (clamped to the `rows`
- * that exist, so the hot loop needs no test), kc steps of sak; B from pk.
- * A convolution's last chunk adds bias[r] (when not NULL) and applies ReLU
- * (when relu) before storing. */
+ * that exist, so the hot loop needs no test), kc steps of sak; B from pk. */
 static void tile(const __global float *a, int sai, int sak, const __global float *pk, int kc,
-                 __global float *c, int ldc, int rows, int cols, int accumulate,
-                 const __global float *bias, int relu)
+                 __global float *c, int ldc, int rows, int cols, int accumulate)
 {
     const __global float *ar[GEMM_MR];
 #pragma unroll
@@ -214,20 +200,6 @@ static void tile(const __global float *a, int sai, int sak, const __global float
                 acc[r][v] = fma(av, bv[v], acc[r][v]);
         }
         ak += sak;
-    }
-    if (bias || relu) { /* on the whole sum: earlier chunks' part first */
-#pragma unroll
-        for (int r = 0; r < GEMM_MR; r++)
-            if (accumulate && r < rows)
-                add_row(c + r * ldc, acc[r], cols);
-        accumulate = 0;
-#pragma unroll
-        for (int r = 0; r < GEMM_MR; r++)
-#pragma unroll
-            for (int v = 0; v < GEMM_NV; v++) {
-                GEMM_VEC o = acc[r][v] + (bias && r < rows ? bias[r] : 0.0f);
-                acc[r][v] = relu ? select(o, (GEMM_VEC)0.0f, o < (GEMM_VEC)0.0f) : o;
-            }
     }
 #pragma unroll
     for (int r = 0; r < GEMM_MR; r++)
@@ -288,99 +260,7 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
                     int i0 = ip * GEMM_MR;
                     prefetch_b_rows(next, sbk, next_kc, ip - g * rpw, iend - g * rpw);
                     tile(ab + ip * aps + k0 * sak, sai, sak, pk, kc, cb + i0 * ldc + j0, ldc,
-                         min(GEMM_MR, m - i0), n - j0, acc_c, 0, 0);
-                }
-            }
-        }
-    }
-}
-
-/* Implicit im2col for convolutions (groups 1): pack_b_chunk's job, reading
- * the panel straight from the image instead of from a column matrix. Row kk
- * of op(B) is (c, r, s), column j is output pixel (p, q) = (j / Q, j % Q);
- * outside the image, and past n, reads zero. The panel's columns fall into
- * runs along output rows; per row of the panel each run is one bounds check
- * and a copy. */
-static void pack_b_im2col(const __global float *x, int n, int j0, int k0, int kc,
-                          __global float *pk, int H, int W, int R, int S, int pad_h, int pad_w,
-                          int sh, int sw, int dh, int dw, int Q)
-{
-    int seg_col[GEMM_NR], seg_len[GEMM_NR], seg_h[GEMM_NR], seg_w[GEMM_NR], nseg = 0;
-    for (int col = 0; col < GEMM_NR && j0 + col < n;) {
-        int j = j0 + col, p = j / Q, q = j - p * Q;
-        int len = min(min(GEMM_NR - col, Q - q), n - j);
-        seg_col[nseg] = col;
-        seg_len[nseg] = len;
-        seg_h[nseg] = p * sh - pad_h;
-        seg_w[nseg++] = q * sw - pad_w;
-        col += len;
-    }
-    int filled = nseg ? seg_col[nseg - 1] + seg_len[nseg - 1] : 0; /* columns < n */
-    int c = k0 / (R * S), rs = k0 - c * R * S, r = rs / S, s = rs - r * S;
-    for (int kk = 0; kk < kc; kk++) {
-        const __global float *xc = x + c * H * W;
-        __global float *dst = pk + kk * GEMM_NR;
-        for (int t = 0; t < nseg; t++) {
-            int h = seg_h[t] + r * dh, w0 = seg_w[t] + s * dw, len = seg_len[t];
-            __global float *d = dst + seg_col[t];
-            /* i in [lo, hi) reads inside the row */
-            int lo = 0, hi = 0;
-            if (h >= 0 && h < H) {
-                lo = w0 >= 0 ? 0 : min(len, (-w0 + sw - 1) / sw);
-                hi = W - w0 <= 0 ? 0 : min(len, (W - w0 + sw - 1) / sw);
-                lo = min(lo, hi);
-            }
-            const __global float *src = xc + h * W + w0;
-            for (int i = 0; i < lo; i++)
-                d[i] = 0.0f;
-            for (int i = lo; i < hi; i++)
-                d[i] = src[i * sw];
-            for (int i = hi; i < len; i++)
-                d[i] = 0.0f;
-        }
-        for (int col = filled; col < GEMM_NR; col++)
-            dst[col] = 0.0f;
-        if (++s == S) {
-            s = 0;
-            if (++r == R) {
-                r = 0;
-                c++;
-            }
-        }
-    }
-}
-
-/* gemm_tiles for a convolution: C (image n of y, K x PQ) = A (W, K x CRS)
- * times the image's column matrix, which is never written out, plus bias
- * (NULL: none) and ReLU (relu != 0). Batch items are images. */
-__kernel void gemm_conv_tiles(const __global float *a, int a_off, int aps, int sai, int sak,
-                              const __global float *x, int x_off, int x_bs, __global float *c,
-                              int c_off, int ldc, int c_bs, int m, int n, int k, int batch,
-                              int cpw, int rpw, int bpw, __global float *pk, int pk_off, int H,
-                              int W, int R, int S, int pad_h, int pad_w, int sh, int sw, int dh,
-                              int dw, int Q, const __global float *bias, int bias_off, int relu)
-{
-    int cg = get_global_id(0), g = get_global_id(1), bg = get_global_id(2);
-    int region = (bg * get_global_size(1) + g) * get_global_size(0) + cg;
-    pk += pk_off + region * (GEMM_KC * GEMM_NR);
-    int mp = (m + GEMM_MR - 1) / GEMM_MR, np = (n + GEMM_NR - 1) / GEMM_NR;
-    int jend = min(np, (cg + 1) * cpw), iend = min(mp, (g + 1) * rpw);
-    int bend = min(batch, (bg + 1) * bpw);
-    for (int bi = bg * bpw; bi < bend; bi++) {
-        const __global float *xb = x + x_off + bi * x_bs;
-        __global float *cb = c + c_off + bi * c_bs;
-        for (int jp = cg * cpw; jp < jend; jp++) {
-            int j0 = jp * GEMM_NR;
-            for (int k0 = 0; k0 < k; k0 += GEMM_KC) {
-                int kc = min(GEMM_KC, k - k0);
-                pack_b_im2col(xb, n, j0, k0, kc, pk, H, W, R, S, pad_h, pad_w, sh, sw, dh, dw,
-                              Q);
-                bool last = k0 + kc >= k; /* bias and ReLU once the sums are whole */
-                for (int ip = g * rpw; ip < iend; ip++) {
-                    int i0 = ip * GEMM_MR;
-                    tile(a + a_off + ip * aps + k0 * sak, sai, sak, pk, kc, cb + i0 * ldc + j0,
-                         ldc, min(GEMM_MR, m - i0), n - j0, k0 > 0,
-                         last && bias ? bias + bias_off + i0 : 0, last && relu);
+                         min(GEMM_MR, m - i0), n - j0, acc_c);
                 }
             }
         }

@@ -172,7 +172,7 @@ clt_status clt_conv2d_output_shape(const clt_conv2d_desc *d, clt_shape *y)
 /* ---- algorithm choice ---- */
 
 /* On PoCL, DIRECT's GEMM tile over a padded copy of the input (conv_cpu.c)
- * beat the implicit-im2col GEMM where each output's reduction is short:
+ * beat the (then implicit) im2col GEMM where each output's reduction is short:
  * forward 1.6-2.3x at C R S 144 (n64 c16 14x14 k32 3x3), 1.3-1.5x at 576
  * (n4 c64 56x56), 1.0-1.2x at 1152, 0.8-1.0x at 2304, 0.65x at 4608; at
  * stride 2, ResNet-50's 7x7 first layer (147) 1.9x but 0.6-1.1x on its
@@ -211,10 +211,8 @@ static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_
             return CLT_CONV_ALGO_IM2COL_GEMM;
         return CLT_CONV_ALGO_GEMM_1X1;
     }
-    /* clt's CPU GEMM reads the image itself (implicit im2col) and wins even
-       there; elsewhere building a column matrix doesn't pay */
-    bool implicit = ctx->gemm.own && d->groups == 1 && d->stride_w == 1;
-    if (depthwise || (op == CLT_CONV_FORWARD && !implicit && cg * d->kernel_h * d->kernel_w < 16))
+    /* building a column matrix doesn't pay for tiny dot products */
+    if (depthwise || (op == CLT_CONV_FORWARD && cg * d->kernel_h * d->kernel_w < 16))
         return CLT_CONV_ALGO_DIRECT;
     if (direct_cpu_wins(ctx, d, op, out_p, out_q))
         return CLT_CONV_ALGO_DIRECT;

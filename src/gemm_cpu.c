@@ -208,30 +208,3 @@ clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g)
                       CLT_ARG_INT(g->beta != 0.0f), CLT_ARG_INT(p.cpw), CLT_ARG_INT(p.rpw),
                       CLT_ARG_INT(p.bpw), CLT_ARG_MEM(scratch), CLT_ARG_INT(p.a_floats));
 }
-
-clt_status clt__gemm_cpu_conv(clt_context_t ctx, const clt_conv2d_desc *d, int p, int q,
-                              clt_buf w, clt_buf x, clt_buf bias, bool relu, clt_buf y)
-{
-    const clt__gemm_cfg *cfg = &ctx->gemm;
-    size_t crs = (size_t)d->c * d->kernel_h * d->kernel_w, pq = (size_t)p * q;
-    clt__gemm_desc g = {CLT_NO_TRANS, CLT_NO_TRANS, (size_t)d->k, pq, crs, 1.0f, 0.0f,
-                        w.mem, w.offset, crs, 0, NULL, 0, pq, 0, y.mem, y.offset, pq,
-                        (size_t)d->k * pq, (size_t)d->n};
-    plan pl;
-    make_plan(cfg, &g, &pl);
-    cl_mem scratch = NULL;
-    CLT__CHECK(clt__scratch(ctx, CLT__SCRATCH_GEMM, pl.b_floats * sizeof(float), &scratch));
-    const size_t one[3] = {1, 1, 1};
-    return CLT_LAUNCH(
-        ctx, "gemm", "gemm_conv_tiles", 3, pl.items, one, CLT_ARG_MEM(w.mem),
-        CLT_ARG_INT(w.offset), CLT_ARG_INT((size_t)cfg->mr * crs), CLT_ARG_INT(crs), CLT_ARG_INT(1),
-        CLT_ARG_MEM(x.mem), CLT_ARG_INT(x.offset), CLT_ARG_INT((size_t)d->c * d->h * d->w),
-        CLT_ARG_MEM(y.mem), CLT_ARG_INT(y.offset), CLT_ARG_INT(pq), CLT_ARG_INT((size_t)d->k * pq),
-        CLT_ARG_INT(d->k), CLT_ARG_INT(pq), CLT_ARG_INT(crs), CLT_ARG_INT(d->n),
-        CLT_ARG_INT(pl.cpw), CLT_ARG_INT(pl.rpw), CLT_ARG_INT(pl.bpw), CLT_ARG_MEM(scratch),
-        CLT_ARG_INT(0), CLT_ARG_INT(d->h), CLT_ARG_INT(d->w), CLT_ARG_INT(d->kernel_h),
-        CLT_ARG_INT(d->kernel_w), CLT_ARG_INT(d->pad_h), CLT_ARG_INT(d->pad_w),
-        CLT_ARG_INT(d->stride_h), CLT_ARG_INT(d->stride_w), CLT_ARG_INT(d->dilation_h),
-        CLT_ARG_INT(d->dilation_w), CLT_ARG_INT(q), CLT_ARG_MEM(bias.mem), CLT_ARG_INT(bias.offset),
-        CLT_ARG_INT(relu));
-}

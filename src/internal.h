@@ -287,10 +287,5 @@ int clt__conv_cpu_defines(clt_context_t ctx, char *out, size_t cap);
 /* Whether every index of the product fits the kernels' 32-bit ints. */
 bool clt__gemm_cpu_fits(clt_context_t ctx, const clt__gemm_desc *g);
 clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g);
-/* y = act(conv(x, w) + bias) for groups 1 as one GEMM per image whose
- * column matrix is packed straight from x (implicit im2col); bias may be
- * {NULL, 0}. */
-clt_status clt__gemm_cpu_conv(clt_context_t ctx, const clt_conv2d_desc *d, int p, int q,
-                              clt_buf w, clt_buf x, clt_buf bias, bool relu, clt_buf y);
 
 #endif
