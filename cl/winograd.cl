@@ -104,9 +104,38 @@ __kernel void winograd_output(__global const float *m, int m_off, __global float
     }
 }
 
-/* The CPU-shaped transforms: one work-item per tile row (tp, channel,
- * image) walks the row's tiles, so each of the 16 streams it reads or
- * writes runs contiguously along tq. Same arithmetic as above. */
+/* The CPU-shaped transforms: one work-item per filter row (k; all c) or
+ * tile row (tp, channel, image) walks along c or the row's tiles, so each
+ * of the 16 streams it reads or writes runs contiguously. Same arithmetic
+ * as above. */
+
+__kernel void winograd_filter_rows(__global const float *w, int w_off, __global float *u, int u_off,
+                                   int K, int C)
+{
+    int k = CLT_GID(0);
+    if (k >= K)
+        return;
+    int stride = K * C;
+    for (int c = 0; c < C; c++) {
+        __global const float *g = w + w_off + (k * C + c) * 9;
+        float t[4][3];
+        for (int j = 0; j < 3; j++) {
+            float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+            t[0][j] = g0;
+            t[1][j] = 0.5f * (g0 + g1 + g2);
+            t[2][j] = 0.5f * (g0 - g1 + g2);
+            t[3][j] = g2;
+        }
+        __global float *out = u + u_off + k * C + c;
+        for (int i = 0; i < 4; i++) {
+            float a = t[i][0], b = t[i][1], e = t[i][2];
+            out[(4 * i + 0) * stride] = a;
+            out[(4 * i + 1) * stride] = 0.5f * (a + b + e);
+            out[(4 * i + 2) * stride] = 0.5f * (a - b + e);
+            out[(4 * i + 3) * stride] = e;
+        }
+    }
+}
 
 static float x_at(__global const float *xc, int H, int W, int h, int w)
 {
@@ -114,8 +143,7 @@ static float x_at(__global const float *xc, int H, int W, int h, int w)
 }
 
 __kernel void winograd_input_rows(__global const float *x, int x_off, __global float *v, int v_off,
-                                  int nb, int C, int H, int W, int pad_h, int pad_w, int TP,
-                                  int TQ)
+                                  int nb, int C, int H, int W, int pad_h, int pad_w, int TP, int TQ)
 {
     int tp = CLT_GID(0), c = CLT_GID(1), n = CLT_GID(2);
     if (tp >= TP || c >= C || n >= nb)
@@ -145,8 +173,8 @@ __kernel void winograd_input_rows(__global const float *x, int x_off, __global f
 }
 
 __kernel void winograd_output_rows(__global const float *m, int m_off, __global float *y, int y_off,
-                                   __global const float *bias, int bias_off, int has_bias,
-                                   int relu, int nb, int K, int P, int Q, int TP, int TQ)
+                                   __global const float *bias, int bias_off, int has_bias, int relu,
+                                   int nb, int K, int P, int Q, int TP, int TQ)
 {
     int tp = CLT_GID(0), k = CLT_GID(1), n = CLT_GID(2);
     if (tp >= TP || k >= K || n >= nb)

@@ -196,8 +196,8 @@ static bool direct_cpu_wins(clt_context_t ctx, const clt_conv2d_desc *d, clt_con
 /* The choice without measurements (bench on PoCL and the H100, 2026-11):
  * 1x1 as plain GEMM; by DIRECT depthwise layers, tiny dot products forward
  * where a column matrix would be built, and on CPUs stride-1 layers with
- * short reductions (direct_cpu_wins); on GPUs Winograd F(4,3) for 3x3
- * forward and backward data; im2col + GEMM elsewhere. */
+ * short reductions (direct_cpu_wins); Winograd F(4,3) for 3x3 forward and
+ * backward data with enough channels; im2col + GEMM elsewhere. */
 static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op)
 {
     char why[8];
@@ -214,14 +214,17 @@ static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_
     /* building a column matrix doesn't pay for tiny dot products */
     if (depthwise || (op == CLT_CONV_FORWARD && cg * d->kernel_h * d->kernel_w < 16))
         return CLT_CONV_ALGO_DIRECT;
+    /* F(4,3), with max errors of 4-8e-6 of the largest output: on the H100
+       (ResNet-50's 3x3 layers, N = 32) 1.2-1.5x F(2,3) and 1.8-2.9x im2col
+       forward, 1.2-1.5x and 1.2-3.6x backward data; on PoCL (N = 4) 1.1-1.7x
+       the best of DIRECT and im2col forward at 64-512 channels, 1.1-2.3x
+       backward data, but 0.5-0.7x DIRECT at 16 -> 32 channels */
+    int wide = ctx->is_cpu ? 64 : 16;
+    if (op != CLT_CONV_BACKWARD_WEIGHTS && clt__conv_winograd4.supports(d, op, why, sizeof why) &&
+        d->c >= wide && d->k >= wide)
+        return CLT_CONV_ALGO_WINOGRAD_F4X3;
     if (direct_cpu_wins(ctx, d, op, out_p, out_q))
         return CLT_CONV_ALGO_DIRECT;
-    /* on the H100 (ResNet-50's 3x3 layers, N = 32), F(4,3) ran 1.2-1.5x
-       F(2,3) and 1.8-2.9x im2col forward, 1.2-1.5x and 1.2-3.6x backward
-       data, with max errors of 4-8e-6 of the largest output */
-    if (!ctx->is_cpu && op != CLT_CONV_BACKWARD_WEIGHTS &&
-        clt__conv_winograd4.supports(d, op, why, sizeof why) && d->c >= 16 && d->k >= 16)
-        return CLT_CONV_ALGO_WINOGRAD_F4X3;
     return CLT_CONV_ALGO_IM2COL_GEMM;
 }
 
@@ -341,18 +344,24 @@ static int chunk_for(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_c
 
 /* On CPUs a chunk of images whose column matrix stays in the last-level
  * cache beats one pass over the batch (PoCL, 2026-11: 15-45% on small
- * layers, even on large ones); GPUs take the batch whole. */
-static size_t workspace_limit(clt_context_t ctx)
+ * layers, even on large ones); GPUs take the batch whole. The limit is on
+ * what grows with the chunk: a part all chunks share (Winograd's filters,
+ * 36 K C floats for F(4,3)) is read again by every chunk, so counting it
+ * cut F(4,3) at c256 14x14 to one image per chunk (PoCL: 0.6x the whole
+ * batch). */
+static size_t workspace_limit(clt_context_t ctx, const clt__conv_impl *impl,
+                              const clt_conv2d_desc *d, clt_conv_op op)
 {
-    if (ctx->is_cpu && ctx->cache_bytes >= ((cl_ulong)1 << 20))
-        return (size_t)(ctx->cache_bytes / 8);
-    return WORKSPACE_LIMIT;
+    if (!ctx->is_cpu || ctx->cache_bytes < ((cl_ulong)1 << 20))
+        return WORKSPACE_LIMIT;
+    size_t shared = workspace(impl, d, op, 0), limit = (size_t)(ctx->cache_bytes / 8);
+    return shared <= WORKSPACE_LIMIT - limit ? shared + limit : WORKSPACE_LIMIT;
 }
 
 static size_t default_workspace(clt_context_t ctx, const clt__conv_impl *impl,
                                 const clt_conv2d_desc *d, clt_conv_op op)
 {
-    size_t limit = workspace_limit(ctx), full = workspace(impl, d, op, d->n);
+    size_t limit = workspace_limit(ctx, impl, d, op), full = workspace(impl, d, op, d->n);
     if (full <= limit)
         return full;
     int nb = chunk_for(impl, d, op, limit);

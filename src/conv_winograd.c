@@ -10,16 +10,29 @@
 #include <stdio.h>
 
 /* What tells the two apart: tile size and kernels (cl/winograd.cl,
- * cl/winograd4.cl). CPUs take the _rows input transform where there is one. */
+ * cl/winograd4.cl). GPUs take one filter or tile per work-item; CPUs the
+ * _rows transforms, a filter row or tile row per work-item (contiguous
+ * streams; PoCL: F(4,3) at c256 14x14 N=4 ...). */
 typedef struct wino {
     int m;
-    const char *program, *filter, *input, *input_rows, *output;
+    const char *program;
+    const char *filter[2], *input[2], *output[2]; /* [is_cpu] */
 } wino;
 
-static const wino F2 = {
-    2, "winograd", "winograd_filter", "winograd_input", "winograd_input_rows", "winograd_output"};
-static const wino F4 = {4,    "winograd4",       "winograd4_filter", "winograd4_input",
-                        NULL, "winograd4_output"};
+static const wino F2 = {2,
+                        "winograd",
+                        {"winograd_filter", "winograd_filter_rows"},
+                        {"winograd_input", "winograd_input_rows"},
+                        {"winograd_output", "winograd_output_rows"}};
+static const wino F4 = {4,
+                        "winograd4",
+                        {"winograd4_filter", "winograd4_filter_rows"},
+                        {"winograd4_input", "winograd4_input_rows"},
+                        {"winograd4_output", "winograd4_output_rows"}};
+
+/* The _rows transforms' local size: one work-item per group, or PoCL runs
+ * the group's items as vector lanes, whose stores scatter across rows. */
+static const size_t ONE[3] = {1, 1, 1};
 
 static size_t positions(const wino *v)
 {
@@ -89,22 +102,26 @@ static size_t workspace(const wino *v, const clt_conv2d_desc *d, clt_conv_op op,
 static clt_status prepare(const wino *v, clt_context_t ctx, const clt_conv2d_desc *d, clt_buf w,
                           clt_buf out)
 {
-    size_t global[2] = {(size_t)d->c, (size_t)d->k};
-    return CLT_LAUNCH(ctx, v->program, v->filter, 2, global, NULL, CLT_ARG_MEM(w.mem),
-                      CLT_ARG_INT(w.offset), CLT_ARG_MEM(out.mem), CLT_ARG_INT(out.offset),
-                      CLT_ARG_INT(d->k), CLT_ARG_INT(d->c));
+    size_t global[2] = {(size_t)d->c, (size_t)d->k}, rows[1] = {(size_t)d->k};
+    bool cpu = ctx->is_cpu;
+    return CLT_LAUNCH(ctx, v->program, v->filter[cpu], cpu ? 1 : 2, cpu ? rows : global,
+                      cpu ? ONE : NULL, CLT_ARG_MEM(w.mem), CLT_ARG_INT(w.offset),
+                      CLT_ARG_MEM(out.mem), CLT_ARG_INT(out.offset), CLT_ARG_INT(d->k),
+                      CLT_ARG_INT(d->c));
 }
 
 static clt_status transform_input(const wino *v, clt_context_t ctx, const clt__conv_args *a, int n0,
                                   int nb, size_t v_off, int tp, int tq)
 {
     const clt_conv2d_desc *d = a->d;
-    /* CPUs walk tile rows; GPUs take one tile per work-item */
-    bool by_rows = ctx->is_cpu && v->input_rows;
-    size_t rows[3] = {(size_t)tp, (size_t)d->c, (size_t)nb};
-    size_t tiles[3] = {(size_t)nb * tp * tq, (size_t)d->c, 1};
-    return CLT_LAUNCH(ctx, v->program, by_rows ? v->input_rows : v->input, 3,
-                      by_rows ? rows : tiles, NULL, CLT_ARG_MEM(a->x.mem),
+    bool cpu = ctx->is_cpu;
+    size_t t = (size_t)nb * tp * tq;
+    size_t rows[3] = {(size_t)tp, (size_t)d->c, (size_t)nb},
+           lanes[3] = {(t + 7) / 8, (size_t)d->c, 1};
+    size_t tiles[3] = {t, (size_t)d->c, 1};
+    const size_t *cpu_global = v->m == 4 ? lanes : rows;
+    return CLT_LAUNCH(ctx, v->program, v->input[cpu], 3, cpu ? cpu_global : tiles, cpu ? ONE : NULL,
+                      CLT_ARG_MEM(a->x.mem),
                       CLT_ARG_INT(a->x.offset + (size_t)n0 * d->c * d->h * d->w),
                       CLT_ARG_MEM(a->ws), CLT_ARG_INT(v_off), CLT_ARG_INT(nb), CLT_ARG_INT(d->c),
                       CLT_ARG_INT(d->h), CLT_ARG_INT(d->w), CLT_ARG_INT(d->pad_h),
@@ -115,12 +132,17 @@ static clt_status transform_output(const wino *v, clt_context_t ctx, const clt__
                                    int n0, int nb, size_t m_off, int tp, int tq)
 {
     const clt_conv2d_desc *d = a->d;
-    size_t global[2] = {(size_t)nb * tp * tq, (size_t)d->k};
+    size_t global[3] = {(size_t)nb * tp * tq, (size_t)d->k, 1};
+    size_t rows[3] = {(size_t)tp, (size_t)d->k, (size_t)nb};
+    size_t lanes[3] = {((size_t)nb * tp * tq + 7) / 8, (size_t)d->k, 1};
+    bool cpu = ctx->is_cpu;
+    const size_t *cpu_global = v->m == 4 ? lanes : rows;
     cl_mem bias = a->bias.mem ? a->bias.mem : a->y.mem;
     return CLT_LAUNCH(
-        ctx, v->program, v->output, 2, global, NULL, CLT_ARG_MEM(a->ws), CLT_ARG_INT(m_off),
-        CLT_ARG_MEM(a->y.mem), CLT_ARG_INT(a->y.offset + (size_t)n0 * d->k * a->p * a->q),
-        CLT_ARG_MEM(bias), CLT_ARG_INT(a->bias.offset), CLT_ARG_INT(a->bias.mem != NULL),
+        ctx, v->program, v->output[cpu], 3, cpu ? cpu_global : global, cpu ? ONE : NULL,
+        CLT_ARG_MEM(a->ws), CLT_ARG_INT(m_off), CLT_ARG_MEM(a->y.mem),
+        CLT_ARG_INT(a->y.offset + (size_t)n0 * d->k * a->p * a->q), CLT_ARG_MEM(bias),
+        CLT_ARG_INT(a->bias.offset), CLT_ARG_INT(a->bias.mem != NULL),
         CLT_ARG_INT(a->act == CLT_ACTIVATION_RELU), CLT_ARG_INT(nb), CLT_ARG_INT(d->k),
         CLT_ARG_INT(a->p), CLT_ARG_INT(a->q), CLT_ARG_INT(tp), CLT_ARG_INT(tq));
 }
