@@ -177,6 +177,15 @@ __kernel void winograd4_input_rows(__global const float *x, int x_off, __global 
         int t = min(t0 + l, T - 1), n = t / (TP * TQ), rem = t - n * (TP * TQ);
         int tp = rem / TQ, tq = rem - tp * TQ, h0 = 4 * tp - pad_h, w0 = 4 * tq - pad_w;
         __global const float *xc = x + x_off + (n * C + c) * H * W;
+        if (h0 >= 0 && h0 + 6 <= H && w0 >= 0 && w0 + 6 <= W) { /* no test per element */
+            __global const float *src = xc + h0 * W + w0;
+#pragma unroll
+            for (int i = 0; i < 6; i++)
+#pragma unroll
+                for (int j = 0; j < 6; j++)
+                    patch[i][j][l] = src[i * W + j];
+            continue;
+        }
         for (int i = 0; i < 6; i++)
             for (int j = 0; j < 6; j++) {
                 int h = h0 + i, ww = w0 + j;
@@ -268,13 +277,22 @@ __kernel void winograd4_output_rows(__global const float *m, int m_off, __global
                 s += r[i][l] * WG4_AT[j][l];
             vstore8(relu ? select(s, (float8)(0.0f), s < (float8)(0.0f)) : s, 0, o[i][j]);
         }
+    int base[8], rows[8], cols[8];
     for (int l = 0; l < lanes; l++) {
         int t = t0 + l, n = t / (TP * TQ), rem = t - n * (TP * TQ);
         int tp = rem / TQ, tq = rem - tp * TQ;
-        __global float *out = y + y_off + ((n * K + k) * P + 4 * tp) * Q + 4 * tq;
-        int rows = min(4, P - 4 * tp), cols = min(4, Q - 4 * tq);
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < cols; j++)
-                out[i * Q + j] = o[i][j][l];
+        base[l] = y_off + ((n * K + k) * P + 4 * tp) * Q + 4 * tq;
+        rows[l] = min(4, P - 4 * tp);
+        cols[l] = min(4, Q - 4 * tq);
     }
+    /* row by row across the lanes: neighbouring tiles' runs are adjacent */
+    for (int i = 0; i < 4; i++)
+        for (int l = 0; l < lanes; l++) {
+            __global float *out = y + base[l] + i * Q;
+            if (rows[l] == 4 && cols[l] == 4)
+                vstore4((float4)(o[i][0][l], o[i][1][l], o[i][2][l], o[i][3][l]), 0, out);
+            else if (i < rows[l])
+                for (int j = 0; j < cols[l]; j++)
+                    out[j] = o[i][j][l];
+        }
 }
