@@ -8,7 +8,7 @@
  * barriers: PoCL runs those slowly, and a plain loop is what its compiler
  * turns into the register-blocked code a CPU wants.
  *
- * B is copied, GEMM_KC rows at a time, into a column panel [kc][GEMM_NR]
+ * B is copied, GEMM_KC rows at a time, into column panels [kc][GEMM_NR]
  * (zero past n, times alpha) in a scratch region private to the work-item,
  * so the hot loop reads it contiguously whatever ldb is, and no other
  * work-item has to wait for it. A is read in place through row and k
@@ -19,6 +19,7 @@
  *
  * Generated defines (gemm_cpu.c): GEMM_VW (vector width), GEMM_MR (rows
  * per tile), GEMM_NV (vectors per tile row), GEMM_KC (k rows per B chunk),
+ * GEMM_NB (column panels packed at a time, each tile of A serving them all),
  * GEMM_TLO<h>/GEMM_THI<h> (shuffle masks of a GEMM_VW x GEMM_VW transpose). */
 
 #define GEMM_CAT_(a, b) a##b
@@ -207,22 +208,24 @@ static void tile(const __global float *a, int sai, int sak, const __global float
             store_row(c + r * ldc, acc[r], cols, accumulate);
 }
 
-/* Prefetches part `part` of `parts` of the rows a contiguous pack_b_chunk
- * of kc rows from b (row stride sbk) will read. Spread over the tiles of the
- * chunk before it, the misses overlap with arithmetic: packed on demand,
+/* Prefetches part `part` of `parts` of the rows a contiguous pack of kc
+ * rows of `cols` columns from b (row stride sbk) will read. Spread over the
+ * tiles before it, the misses overlap with arithmetic: packed on demand,
  * each of the kc rows is a miss on a new page (measured: a fifth of the
  * time of a 1x1 convolution's GEMM went to the copy). */
-static void prefetch_b_rows(const __global float *b, int sbk, int kc, int part, int parts)
+static void prefetch_b_rows(const __global float *b, int sbk, int cols, int kc, int part, int parts)
 {
     for (int kk = kc * part / parts; kk < kc * (part + 1) / parts; kk++) {
-        GEMM_PREFETCH(b + kk * sbk);
-        GEMM_PREFETCH(b + kk * sbk + GEMM_NR - 1);
+        for (int col = 0; col < cols; col += 16)
+            GEMM_PREFETCH(b + kk * sbk + col);
+        GEMM_PREFETCH(b + kk * sbk + cols - 1);
     }
 }
 
 /* Work-item (cg, g, bg) computes, for batch items bg * bpw..., column panels
  * cg * cpw... and row panels g * rpw..., through its own scratch region of
- * GEMM_KC * GEMM_NR floats at pk + region * GEMM_KC * GEMM_NR. Row panel ip
+ * GEMM_NB panels of GEMM_KC * GEMM_NR floats at pk + region * GEMM_NB *
+ * GEMM_KC * GEMM_NR. Row panel ip
  * starts at a + ip * aps (GEMM_MR * sai in place, k * GEMM_MR packed), its
  * element (r, kk) at + r * sai + kk * sak. Offsets and strides count floats.
  * C = alpha * op(A) op(B), or C += alpha * op(A) op(B) when `accumulate`
@@ -235,7 +238,7 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
 {
     int cg = get_global_id(0), g = get_global_id(1), bg = get_global_id(2);
     int region = (bg * get_global_size(1) + g) * get_global_size(0) + cg;
-    pk += pk_off + region * (GEMM_KC * GEMM_NR);
+    pk += pk_off + region * (GEMM_NB * GEMM_KC * GEMM_NR);
     int mp = (m + GEMM_MR - 1) / GEMM_MR, np = (n + GEMM_NR - 1) / GEMM_NR;
     int jend = min(np, (cg + 1) * cpw), iend = min(mp, (g + 1) * rpw);
     int bend = min(batch, (bg + 1) * bpw);
@@ -243,24 +246,32 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
         const __global float *ab = a + a_off + bi * a_bs;
         const __global float *bb = b + b_off + bi * b_bs;
         __global float *cb = c + c_off + bi * c_bs;
-        for (int jp = cg * cpw; jp < jend; jp++) {
-            int j0 = jp * GEMM_NR;
+        /* blocks of GEMM_NB column panels: each tile of A, loaded into L1 once,
+           serves the block's panels, which wait in L2 */
+        for (int jb = cg * cpw; jb < jend; jb += GEMM_NB) {
+            int panels = min(GEMM_NB, jend - jb);
             for (int k0 = 0; k0 < k; k0 += GEMM_KC) {
                 int kc = min(GEMM_KC, k - k0);
-                pack_b_chunk(bb, sbk, sbj, n, j0, k0, kc, alpha, pk);
-                /* the chunk packed next: the next k0, else the next panel */
+                for (int t = 0; t < panels; t++)
+                    pack_b_chunk(bb, sbk, sbj, n, (jb + t) * GEMM_NR, k0, kc, alpha,
+                                 pk + t * (GEMM_KC * GEMM_NR));
+                /* the chunk packed next: the next k0, else the next block */
                 int nk0 = k0 + GEMM_KC < k ? k0 + GEMM_KC : 0;
-                int njp = nk0 ? jp : jp + 1 < jend ? jp + 1 : cg * cpw;
-                int nbi = nk0 || jp + 1 < jend ? bi : bi + 1;
-                const __global float *next = b + b_off + nbi * b_bs + nk0 * sbk + njp * GEMM_NR;
+                int njb = nk0 ? jb : jb + GEMM_NB < jend ? jb + GEMM_NB : cg * cpw;
+                int nbi = nk0 || jb + GEMM_NB < jend ? bi : bi + 1;
+                const __global float *next = b + b_off + nbi * b_bs + nk0 * sbk + njb * GEMM_NR;
                 int next_kc = sbj == 1 && nbi < bend ? min(GEMM_KC, k - nk0) : 0;
+                int next_cols = min(GEMM_NB, jend - njb) * GEMM_NR;
                 /* later chunks add to what the first one stored */
                 int acc_c = k0 > 0 || accumulate;
                 for (int ip = g * rpw; ip < iend; ip++) {
                     int i0 = ip * GEMM_MR;
-                    prefetch_b_rows(next, sbk, next_kc, ip - g * rpw, iend - g * rpw);
-                    tile(ab + ip * aps + k0 * sak, sai, sak, pk, kc, cb + i0 * ldc + j0, ldc,
-                         min(GEMM_MR, m - i0), n - j0, acc_c);
+                    prefetch_b_rows(next, sbk, next_cols, next_kc, ip - g * rpw, iend - g * rpw);
+                    for (int t = 0; t < panels; t++) {
+                        int j0 = (jb + t) * GEMM_NR;
+                        tile(ab + ip * aps + k0 * sak, sai, sak, pk + t * (GEMM_KC * GEMM_NR), kc,
+                             cb + i0 * ldc + j0, ldc, min(GEMM_MR, m - i0), n - j0, acc_c);
+                    }
                 }
             }
         }

@@ -22,9 +22,10 @@ typedef enum clt__scratch_slot {
 typedef struct clt__perfdb_entry clt__perfdb_entry; /* perfdb.c */
 /* clt's own GEMM kernels (gemm_cpu.c), set up at context creation. */
 typedef struct clt__gemm_cfg {
-    bool own;           /* clt__gemm_run uses them: CLT_GEMM, else on CPU devices */
-    int vw, mr, nv, kc; /* vector width, tile rows, vectors per tile row, k chunk */
-    int items;          /* work-items to aim for, so that every core stays busy */
+    bool own; /* clt__gemm_run uses them: CLT_GEMM, else on CPU devices */
+    int vw, mr, nv, kc,
+        nb;    /* vector width, tile rows, vectors per tile row, k chunk, panels per block */
+    int items; /* work-items to aim for, so that every core stays busy */
 } clt__gemm_cfg;
 
 typedef struct clt__kernel_slot {

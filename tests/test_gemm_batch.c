@@ -223,16 +223,16 @@ static void test_gemm_huge_unused_pitch(void **state)
 }
 
 /* The tiles of other devices (width 4: SSE, NEON; 16: AVX-512) and a short
- * k chunk, forced on this device: each is built from the same cl/gemm.cl
- * with other #defines and must give the same exact results. */
+ * k chunk, in blocks of 1-4 column panels, forced on this device: each is built from the same
+ * cl/gemm.cl with other #defines and must give the same exact results. */
 static void test_gemm_other_tiles(void **state)
 {
     (void)tu_ctx(state);
     const clt__gemm_cfg tiles[] = {
-        {true, 4, 6, 2, 1024, 8},
-        {true, 16, 8, 2, 1024, 8},
-        {true, 8, 6, 2, 64, 8},
-        {true, 8, 4, 1, 32, 3},
+        {true, 4, 6, 2, 1024, 1, 8},
+        {true, 16, 8, 2, 1024, 2, 8},
+        {true, 8, 6, 2, 64, 3, 8},
+        {true, 8, 4, 1, 32, 4, 3},
     };
     for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
         clt_context_t ctx = NULL;
