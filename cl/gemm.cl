@@ -42,6 +42,17 @@
 #define GEMM_PREFETCH(p) ((void)(p))
 #endif
 
+/* A store that bypasses the caches (x86's movntps), where the compiler
+ * has one; v to the GEMM_VEC-aligned p. */
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_nontemporal_store)
+#define GEMM_STREAM(v, p) __builtin_nontemporal_store((v), (__global GEMM_VEC *)(p))
+#endif
+#endif
+#ifndef GEMM_STREAM
+#define GEMM_STREAM(v, p) GEMM_VSTORE((v), 0, (p))
+#endif
+
 /* Row panels of op(A) (m x k; element (i, kk) at a[i * sai + kk * sak]):
  * panel p of batch item bi at ap[(bi * mp + p) * k * GEMM_MR] is [k][GEMM_MR],
  * zero past m. Work-item (kb, pg, bi) copies k rows kb * krows... of panels
@@ -155,9 +166,17 @@ static void pack_b_chunk(const __global float *b, int sbk, int sbj, int n, int j
 /* c = acc, or c += acc when `accumulate`, for `cols` columns of one tile
  * row. c is not read otherwise, so garbage there cannot reach the result.
  * No float scalars here: any live across the hot loop would cost it a
- * register (measured: two accumulators spilled, half the speed). */
-static void store_row(__global float *c, const GEMM_VEC *acc, int cols, int accumulate)
+ * register (measured: two accumulators spilled, half the speed). With
+ * `stream`, aligned whole rows bypass the caches: C is not read back, and
+ * a large C would only evict A and B (nor is its line read first). */
+static void store_row(__global float *c, const GEMM_VEC *acc, int cols, int accumulate, int stream)
 {
+    if (cols >= GEMM_NR && stream && ((size_t)c & (sizeof(GEMM_VEC) - 1)) == 0) {
+#pragma unroll
+        for (int v = 0; v < GEMM_NV; v++)
+            GEMM_STREAM(acc[v], c + v * GEMM_VW);
+        return;
+    }
     if (cols >= GEMM_NR) {
 #pragma unroll
         for (int v = 0; v < GEMM_NV; v++)
@@ -175,7 +194,7 @@ static void store_row(__global float *c, const GEMM_VEC *acc, int cols, int accu
 /* One tile over one chunk: rows of A at a + r * sai (clamped to the `rows`
  * that exist, so the hot loop needs no test), kc steps of sak; B from pk. */
 static void tile(const __global float *a, int sai, int sak, const __global float *pk, int kc,
-                 __global float *c, int ldc, int rows, int cols, int accumulate)
+                 __global float *c, int ldc, int rows, int cols, int accumulate, int stream)
 {
     const __global float *ar[GEMM_MR];
 #pragma unroll
@@ -205,7 +224,7 @@ static void tile(const __global float *a, int sai, int sak, const __global float
 #pragma unroll
     for (int r = 0; r < GEMM_MR; r++)
         if (r < rows)
-            store_row(c + r * ldc, acc[r], cols, accumulate);
+            store_row(c + r * ldc, acc[r], cols, accumulate, stream);
 }
 
 /* Prefetches part `part` of `parts` of the rows a contiguous pack of kc
@@ -229,12 +248,13 @@ static void prefetch_b_rows(const __global float *b, int sbk, int cols, int kc, 
  * starts at a + ip * aps (GEMM_MR * sai in place, k * GEMM_MR packed), its
  * element (r, kk) at + r * sai + kk * sak. Offsets and strides count floats.
  * C = alpha * op(A) op(B), or C += alpha * op(A) op(B) when `accumulate`
- * (beta 1; for other betas the host scales C first with gemm_scale_c). */
+ * (beta 1; for other betas the host scales C first with gemm_scale_c).
+ * `stream`: C is stored past the caches where a chunk stores it whole. */
 __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, int sak, int a_bs,
                          const __global float *b, int b_off, int sbk, int sbj, int b_bs,
                          __global float *c, int c_off, int ldc, int c_bs, int m, int n, int k,
-                         int batch, float alpha, int accumulate, int cpw, int rpw, int bpw,
-                         __global float *pk, int pk_off)
+                         int batch, float alpha, int accumulate, int stream, int cpw, int rpw,
+                         int bpw, __global float *pk, int pk_off)
 {
     int cg = get_global_id(0), g = get_global_id(1), bg = get_global_id(2);
     int region = (bg * get_global_size(1) + g) * get_global_size(0) + cg;
@@ -270,7 +290,8 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
                     for (int t = 0; t < panels; t++) {
                         int j0 = (jb + t) * GEMM_NR;
                         tile(ab + ip * aps + k0 * sak, sai, sak, pk + t * (GEMM_KC * GEMM_NR), kc,
-                             cb + i0 * ldc + j0, ldc, min(GEMM_MR, m - i0), n - j0, acc_c);
+                             cb + i0 * ldc + j0, ldc, min(GEMM_MR, m - i0), n - j0, acc_c,
+                             stream && !acc_c);
                     }
                 }
             }

@@ -223,7 +223,8 @@ static void test_gemm_huge_unused_pitch(void **state)
 }
 
 /* The tiles of other devices (width 4: SSE, NEON; 16: AVX-512) and a short
- * k chunk, in blocks of 1-4 column panels, forced on this device: each is built from the same
+ * k chunk, in blocks of 1-4 column panels, half of them storing C past
+ * the caches, forced on this device: each is built from the same
  * cl/gemm.cl with other #defines and must give the same exact results. */
 static void test_gemm_other_tiles(void **state)
 {
@@ -238,6 +239,8 @@ static void test_gemm_other_tiles(void **state)
         clt_context_t ctx = NULL;
         TU_OK(NULL, clt_context_create(NULL, &ctx));
         ctx->gemm = tiles[i]; /* before the gemm program is first built */
+        if (i % 2)
+            ctx->cache_bytes = 8; /* every C counts as large: stored past the caches */
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
                 const batch_case cases[] = {
@@ -245,6 +248,7 @@ static void test_gemm_other_tiles(void **state)
                     {ta, tb, 17, 33, 9, 2, 1.0f, 0.0f, 0},
                     {ta, tb, 8, 32, 70, 3, -0.5f, 2.0f, ta},
                     {ta, tb, 9, 31, 200, 1, 1.0f, 1.0f, 0},
+                    {ta, tb, 13, 64, 40, 2, 1.0f, 0.0f, 0}, /* aligned whole rows */
                 };
                 for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
                     run_batch(ctx, &cases[c], 60 + c);
