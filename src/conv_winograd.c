@@ -10,21 +10,25 @@
 #include <stdio.h>
 
 /* What tells the two apart: tile size and kernels (cl/winograd.cl,
- * cl/winograd4.cl). GPUs take one filter or tile per work-item; CPUs the
- * _rows transforms, a filter row or tile row per work-item (contiguous
- * streams; PoCL: F(4,3) at c256 14x14 N=4 ...). */
+ * cl/winograd4.cl). GPUs take one filter or tile per work-item. CPUs take
+ * the _rows transforms: a row of filters per work-item, and a tile row
+ * (F(2,3)) or `lanes` consecutive tiles in vector lanes (F(4,3)) per
+ * work-item, each writing or reading contiguous runs (PoCL, F(4,3) at c256
+ * 14x14 N=4: 45 GFLOP/s with the GPU-shaped transforms, 180 with these). */
 typedef struct wino {
-    int m;
+    int m, lanes; /* output tile size; tiles per CPU work-item (0: a row) */
     const char *program;
     const char *filter[2], *input[2], *output[2]; /* [is_cpu] */
 } wino;
 
 static const wino F2 = {2,
+                        0,
                         "winograd",
                         {"winograd_filter", "winograd_filter_rows"},
                         {"winograd_input", "winograd_input_rows"},
                         {"winograd_output", "winograd_output_rows"}};
 static const wino F4 = {4,
+                        8,
                         "winograd4",
                         {"winograd4_filter", "winograd4_filter_rows"},
                         {"winograd4_input", "winograd4_input_rows"},
@@ -33,6 +37,16 @@ static const wino F4 = {4,
 /* The _rows transforms' local size: one work-item per group, or PoCL runs
  * the group's items as vector lanes, whose stores scatter across rows. */
 static const size_t ONE[3] = {1, 1, 1};
+
+/* The grid of a tile transform over `ch` channels of nb images: GPUs one
+ * work-item per (tile, channel), CPUs per (tile row or lanes, channel). */
+static void tile_grid(const wino *v, bool cpu, int nb, int tp, int tq, int ch, size_t g[3])
+{
+    size_t t = (size_t)nb * tp * tq;
+    g[0] = !cpu ? t : v->lanes ? (t + (size_t)v->lanes - 1) / (size_t)v->lanes : (size_t)tp;
+    g[1] = (size_t)ch;
+    g[2] = cpu && !v->lanes ? (size_t)nb : 1;
+}
 
 static size_t positions(const wino *v)
 {
@@ -115,12 +129,9 @@ static clt_status transform_input(const wino *v, clt_context_t ctx, const clt__c
 {
     const clt_conv2d_desc *d = a->d;
     bool cpu = ctx->is_cpu;
-    size_t t = (size_t)nb * tp * tq;
-    size_t rows[3] = {(size_t)tp, (size_t)d->c, (size_t)nb},
-           lanes[3] = {(t + 7) / 8, (size_t)d->c, 1};
-    size_t tiles[3] = {t, (size_t)d->c, 1};
-    const size_t *cpu_global = v->m == 4 ? lanes : rows;
-    return CLT_LAUNCH(ctx, v->program, v->input[cpu], 3, cpu ? cpu_global : tiles, cpu ? ONE : NULL,
+    size_t grid[3];
+    tile_grid(v, cpu, nb, tp, tq, d->c, grid);
+    return CLT_LAUNCH(ctx, v->program, v->input[cpu], 3, grid, cpu ? ONE : NULL,
                       CLT_ARG_MEM(a->x.mem),
                       CLT_ARG_INT(a->x.offset + (size_t)n0 * d->c * d->h * d->w),
                       CLT_ARG_MEM(a->ws), CLT_ARG_INT(v_off), CLT_ARG_INT(nb), CLT_ARG_INT(d->c),
@@ -132,19 +143,17 @@ static clt_status transform_output(const wino *v, clt_context_t ctx, const clt__
                                    int n0, int nb, size_t m_off, int tp, int tq)
 {
     const clt_conv2d_desc *d = a->d;
-    size_t global[3] = {(size_t)nb * tp * tq, (size_t)d->k, 1};
-    size_t rows[3] = {(size_t)tp, (size_t)d->k, (size_t)nb};
-    size_t lanes[3] = {((size_t)nb * tp * tq + 7) / 8, (size_t)d->k, 1};
     bool cpu = ctx->is_cpu;
-    const size_t *cpu_global = v->m == 4 ? lanes : rows;
+    size_t grid[3];
+    tile_grid(v, cpu, nb, tp, tq, d->k, grid);
     cl_mem bias = a->bias.mem ? a->bias.mem : a->y.mem;
-    return CLT_LAUNCH(
-        ctx, v->program, v->output[cpu], 3, cpu ? cpu_global : global, cpu ? ONE : NULL,
-        CLT_ARG_MEM(a->ws), CLT_ARG_INT(m_off), CLT_ARG_MEM(a->y.mem),
-        CLT_ARG_INT(a->y.offset + (size_t)n0 * d->k * a->p * a->q), CLT_ARG_MEM(bias),
-        CLT_ARG_INT(a->bias.offset), CLT_ARG_INT(a->bias.mem != NULL),
-        CLT_ARG_INT(a->act == CLT_ACTIVATION_RELU), CLT_ARG_INT(nb), CLT_ARG_INT(d->k),
-        CLT_ARG_INT(a->p), CLT_ARG_INT(a->q), CLT_ARG_INT(tp), CLT_ARG_INT(tq));
+    return CLT_LAUNCH(ctx, v->program, v->output[cpu], 3, grid, cpu ? ONE : NULL,
+                      CLT_ARG_MEM(a->ws), CLT_ARG_INT(m_off), CLT_ARG_MEM(a->y.mem),
+                      CLT_ARG_INT(a->y.offset + (size_t)n0 * d->k * a->p * a->q), CLT_ARG_MEM(bias),
+                      CLT_ARG_INT(a->bias.offset), CLT_ARG_INT(a->bias.mem != NULL),
+                      CLT_ARG_INT(a->act == CLT_ACTIVATION_RELU), CLT_ARG_INT(nb),
+                      CLT_ARG_INT(d->k), CLT_ARG_INT(a->p), CLT_ARG_INT(a->q), CLT_ARG_INT(tp),
+                      CLT_ARG_INT(tq));
 }
 
 static clt_status forward(const wino *v, clt_context_t ctx, const clt__conv_args *a)
