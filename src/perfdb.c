@@ -26,13 +26,22 @@ struct clt__perfdb_entry {
     double time_ms;
 };
 
+/* The device, its driver, clt's version and its kernels' sources: times
+ * measured with other kernels (a rebuilt clt of the same version) would
+ * choose by stale figures. */
 static void device_key(clt_context_t ctx, char out[33])
 {
     char all[1024];
     int n =
         snprintf(all, sizeof all, "%s\n%s\n%s\n%s\n%s", CLT_VERSION_STRING, ctx->info.platform_name,
                  ctx->info.name, ctx->info.driver_version, ctx->info.device_version);
-    clt__hash_hex(all, n > 0 ? (size_t)n : 0, out);
+    size_t len = n > 0 ? (size_t)n < sizeof all ? (size_t)n : sizeof all - 1 : 0;
+    for (int i = -1; i < clt__source_count && len + 33 < sizeof all; i++) {
+        const clt__source *src = i < 0 ? &clt__common_source : &clt__sources[i];
+        clt__hash_hex(src->data, src->size, all + len);
+        len += 32;
+    }
+    clt__hash_hex(all, len, out);
 }
 
 const char *clt_context_perfdb_path(clt_context_t ctx)
