@@ -3,14 +3,10 @@
  * GEMMs M[xi] = U[xi] V[xi] (on the host side), then Y = A^T m A.
  * Layouts: U[xi][k][c], V[xi][c][t], M[xi][k][t] with xi = 4 i + j. */
 
-/* G g G^T for one 3x3 filter; G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
-__kernel void winograd_filter(__global const float *w, int w_off, __global float *u, int u_off,
-                              int K, int C)
+/* G g G^T for the 3x3 filter at g into out[xi * stride], xi = 4 i + j;
+ * G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
+static void filter_tile(__global const float *g, __global float *out, int stride)
 {
-    int c = CLT_GID(0), k = CLT_GID(1);
-    if (c >= C || k >= K)
-        return;
-    __global const float *g = w + w_off + (k * C + c) * 9;
     float t[4][3]; /* G g */
     for (int j = 0; j < 3; j++) {
         float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
@@ -19,8 +15,6 @@ __kernel void winograd_filter(__global const float *w, int w_off, __global float
         t[2][j] = 0.5f * (g0 - g1 + g2);
         t[3][j] = g2;
     }
-    __global float *out = u + u_off + k * C + c;
-    int stride = K * C;
     for (int i = 0; i < 4; i++) { /* (G g) G^T */
         float a = t[i][0], b = t[i][1], e = t[i][2];
         out[(4 * i + 0) * stride] = a;
@@ -28,6 +22,15 @@ __kernel void winograd_filter(__global const float *w, int w_off, __global float
         out[(4 * i + 2) * stride] = 0.5f * (a - b + e);
         out[(4 * i + 3) * stride] = e;
     }
+}
+
+/* One filter (k, c) per work-item. */
+__kernel void winograd_filter(__global const float *w, int w_off, __global float *u, int u_off,
+                              int K, int C)
+{
+    int c = CLT_GID(0), k = CLT_GID(1);
+    if (c < C && k < K)
+        filter_tile(w + w_off + (k * C + c) * 9, u + u_off + k * C + c, K * C);
 }
 
 /* B^T d B for the 4x4 input patch of one tile; B^T = [1 0 -1 0; 0 1 1 0;
@@ -113,28 +116,8 @@ __kernel void winograd_filter_rows(__global const float *w, int w_off, __global 
                                    int K, int C)
 {
     int k = CLT_GID(0);
-    if (k >= K)
-        return;
-    int stride = K * C;
-    for (int c = 0; c < C; c++) {
-        __global const float *g = w + w_off + (k * C + c) * 9;
-        float t[4][3];
-        for (int j = 0; j < 3; j++) {
-            float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-            t[0][j] = g0;
-            t[1][j] = 0.5f * (g0 + g1 + g2);
-            t[2][j] = 0.5f * (g0 - g1 + g2);
-            t[3][j] = g2;
-        }
-        __global float *out = u + u_off + k * C + c;
-        for (int i = 0; i < 4; i++) {
-            float a = t[i][0], b = t[i][1], e = t[i][2];
-            out[(4 * i + 0) * stride] = a;
-            out[(4 * i + 1) * stride] = 0.5f * (a + b + e);
-            out[(4 * i + 2) * stride] = 0.5f * (a - b + e);
-            out[(4 * i + 3) * stride] = e;
-        }
-    }
+    for (int c = 0; k < K && c < C; c++)
+        filter_tile(w + w_off + (k * C + c) * 9, u + u_off + k * C + c, K * C);
 }
 
 static float x_at(__global const float *xc, int H, int W, int h, int w)
