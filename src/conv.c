@@ -216,9 +216,10 @@ static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_
         return CLT_CONV_ALGO_DIRECT;
     /* F(4,3), with max errors of 4-8e-6 of the largest output: on the H100
        (ResNet-50's 3x3 layers, N = 32) 1.2-1.5x F(2,3) and 1.8-2.9x im2col
-       forward, 1.2-1.5x and 1.2-3.6x backward data; on PoCL (N = 4) 1.1-1.7x
-       the best of DIRECT and im2col forward at 64-512 channels, 1.1-2.3x
-       backward data, but 0.5-0.7x DIRECT at 16 -> 32 channels */
+       forward, 1.2-1.5x and 1.2-3.6x backward data; on PoCL (N = 4) 1.3-2.4x
+       the best of DIRECT and im2col forward at 64-256 channels (56x56 to
+       14x14), 1.0-1.2x at c512 7x7, 1.5-2.2x and 0.9x backward data, but
+       0.5-0.7x DIRECT at 16 -> 32 channels */
     int wide = ctx->is_cpu ? 64 : 16;
     if (op != CLT_CONV_BACKWARD_WEIGHTS && clt__conv_winograd4.supports(d, op, why, sizeof why) &&
         d->c >= wide && d->k >= wide)
@@ -346,16 +347,17 @@ static int chunk_for(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_c
  * cache beats one pass over the batch (PoCL, 2026-11: 15-45% on small
  * layers, even on large ones); GPUs take the batch whole. The limit is on
  * what grows with the chunk: a part all chunks share (Winograd's filters,
- * 36 K C floats for F(4,3)) is read again by every chunk, so counting it
- * cut F(4,3) at c256 14x14 to one image per chunk (PoCL: 0.6x the whole
- * batch). */
+ * 36 K C floats for F(4,3)) is read again by every chunk, and counting it
+ * cut F(4,3) at c256 14x14 (9.4 MB of filters) to one image per chunk. */
 static size_t workspace_limit(clt_context_t ctx, const clt__conv_impl *impl,
                               const clt_conv2d_desc *d, clt_conv_op op)
 {
     if (!ctx->is_cpu || ctx->cache_bytes < ((cl_ulong)1 << 20))
         return WORKSPACE_LIMIT;
     size_t shared = workspace(impl, d, op, 0), limit = (size_t)(ctx->cache_bytes / 8);
-    return shared <= WORKSPACE_LIMIT - limit ? shared + limit : WORKSPACE_LIMIT;
+    if (limit >= WORKSPACE_LIMIT || shared > WORKSPACE_LIMIT - limit)
+        return WORKSPACE_LIMIT;
+    return shared + limit;
 }
 
 static size_t default_workspace(clt_context_t ctx, const clt__conv_impl *impl,
