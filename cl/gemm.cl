@@ -110,6 +110,14 @@ static void transpose(GEMM_VEC *x)
     butterfly(x, 1, GEMM_TLO1, GEMM_THI1);
 }
 
+/* Where column j of op(B) or C lies when the columns come in runs of seg,
+ * run r at r * ss (the images of a convolution, each a run of its pixels);
+ * unsegmented, seg is n and j lies at j. */
+static int col_at(int j, int seg, int ss)
+{
+    return j / seg * ss + j % seg;
+}
+
 /* pack_b_chunk for B stored transposed (column j of op(B) is a run of k):
  * GEMM_VW x GEMM_VW blocks are read as runs and transposed in registers,
  * so that the panel is written with vector stores. */
@@ -137,16 +145,16 @@ static void pack_b_transposed(const __global float *b, int sbj, int cols, int j0
 }
 
 /* Copies rows k0..k0+kc-1 of the column panel starting at column j0 of op(B)
- * (element (kk, j) at b[kk * sbk + j * sbj]), times alpha, into pk as
+ * (element (kk, j) at b[kk * sbk + col_at(j, seg, ss) * sbj]), times alpha, into pk as
  * [kc][GEMM_NR], zero past n. Scaling here rather than when C is stored
  * leaves the store path free of float scalars (see store_row). */
-static void pack_b_chunk(const __global float *b, int sbk, int sbj, int n, int j0, int k0, int kc,
-                         float alpha, __global float *pk)
+static void pack_b_chunk(const __global float *b, int sbk, int sbj, int n, int seg, int ss, int j0,
+                         int k0, int kc, float alpha, __global float *pk)
 {
     int cols = min(GEMM_NR, n - j0);
-    if (sbj == 1 && cols == GEMM_NR) { /* rows of the panel lie contiguous */
+    if (sbj == 1 && cols == GEMM_NR && (j0 % seg + GEMM_NR <= seg || ss == seg)) { /* contiguous */
         for (int kk = 0; kk < kc; kk++) {
-            const __global float *src = b + (k0 + kk) * sbk + j0;
+            const __global float *src = b + (k0 + kk) * sbk + col_at(j0, seg, ss);
 #pragma unroll
             for (int v = 0; v < GEMM_NV; v++)
                 GEMM_VSTORE(alpha * GEMM_VLOAD(v, src), v, pk + kk * GEMM_NR);
@@ -157,20 +165,36 @@ static void pack_b_chunk(const __global float *b, int sbk, int sbj, int n, int j
         pack_b_transposed(b, sbj, cols, j0, k0, kc, alpha, pk);
         return;
     }
+    int at[GEMM_NR];
+    for (int col = 0; col < GEMM_NR; col++)
+        at[col] = col < cols ? col_at(j0 + col, seg, ss) * sbj : 0;
     for (int kk = 0; kk < kc; kk++)
         for (int col = 0; col < GEMM_NR; col++)
-            pk[kk * GEMM_NR + col] =
-                col < cols ? alpha * b[(k0 + kk) * sbk + (j0 + col) * sbj] : 0.0f;
+            pk[kk * GEMM_NR + col] = col < cols ? alpha * b[(k0 + kk) * sbk + at[col]] : 0.0f;
 }
 
 /* c = acc, or c += acc when `accumulate`, for `cols` columns of one tile
- * row. c is not read otherwise, so garbage there cannot reach the result.
- * No float scalars here: any live across the hot loop would cost it a
- * register (measured: two accumulators spilled, half the speed). With
- * `stream`, aligned whole rows bypass the caches: C is not read back, and
- * a large C would only evict A and B (nor is its line read first). */
-static void store_row(__global float *c, const GEMM_VEC *acc, int cols, int accumulate, int stream)
+ * row, of which the first `split` lie at c and the rest `jump` floats
+ * further (the next run of a segmented C). c is not read otherwise, so
+ * garbage there cannot reach the result. No float scalars here: any live
+ * across the hot loop would cost it a register (measured: two accumulators
+ * spilled, half the speed). With `stream`, aligned whole rows bypass the
+ * caches: C is not read back, and a large C would only evict A and B (nor
+ * is its line read first). */
+static void store_row(__global float *c, const GEMM_VEC *acc, int cols, int split, int jump,
+                      int accumulate, int stream)
 {
+    if (split < cols && split < GEMM_NR) { /* the row runs on into the next run */
+        float lane[GEMM_NR];
+#pragma unroll
+        for (int v = 0; v < GEMM_NV; v++)
+            GEMM_VSTORE(acc[v], v, lane);
+        for (int e = 0; e < GEMM_NR && e < cols; e++) {
+            int at = e < split ? e : e + jump;
+            c[at] = accumulate ? lane[e] + c[at] : lane[e];
+        }
+        return;
+    }
     if (cols >= GEMM_NR && stream && ((size_t)c & (sizeof(GEMM_VEC) - 1)) == 0) {
 #pragma unroll
         for (int v = 0; v < GEMM_NV; v++)
@@ -194,7 +218,8 @@ static void store_row(__global float *c, const GEMM_VEC *acc, int cols, int accu
 /* One tile over one chunk: rows of A at a + r * sai (clamped to the `rows`
  * that exist, so the hot loop needs no test), kc steps of sak; B from pk. */
 static void tile(const __global float *a, int sai, int sak, const __global float *pk, int kc,
-                 __global float *c, int ldc, int rows, int cols, int accumulate, int stream)
+                 __global float *c, int ldc, int rows, int cols, int split, int jump,
+                 int accumulate, int stream)
 {
     const __global float *ar[GEMM_MR];
 #pragma unroll
@@ -224,7 +249,7 @@ static void tile(const __global float *a, int sai, int sak, const __global float
 #pragma unroll
     for (int r = 0; r < GEMM_MR; r++)
         if (r < rows)
-            store_row(c + r * ldc, acc[r], cols, accumulate, stream);
+            store_row(c + r * ldc, acc[r], cols, split, jump, accumulate, stream);
 }
 
 /* Prefetches part `part` of `parts` of the rows a contiguous pack of kc
@@ -249,12 +274,14 @@ static void prefetch_b_rows(const __global float *b, int sbk, int cols, int kc, 
  * element (r, kk) at + r * sai + kk * sak. Offsets and strides count floats.
  * C = alpha * op(A) op(B), or C += alpha * op(A) op(B) when `accumulate`
  * (beta 1; for other betas the host scales C first with gemm_scale_c).
- * `stream`: C is stored past the caches where a chunk stores it whole. */
+ * `stream`: C is stored past the caches where a chunk stores it whole.
+ * Columns come in runs of seg (n when unsegmented), run r of B at + r *
+ * b_ss and of C at + r * c_ss (op(B) then untransposed, seg >= GEMM_NR). */
 __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, int sak, int a_bs,
                          const __global float *b, int b_off, int sbk, int sbj, int b_bs,
                          __global float *c, int c_off, int ldc, int c_bs, int m, int n, int k,
-                         int batch, float alpha, int accumulate, int stream, int cpw, int rpw,
-                         int bpw, __global float *pk, int pk_off)
+                         int batch, int seg, int b_ss, int c_ss, float alpha, int accumulate,
+                         int stream, int cpw, int rpw, int bpw, __global float *pk, int pk_off)
 {
     int cg = get_global_id(0), g = get_global_id(1), bg = get_global_id(2);
     int region = (bg * get_global_size(1) + g) * get_global_size(0) + cg;
@@ -273,13 +300,14 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
             for (int k0 = 0; k0 < k; k0 += GEMM_KC) {
                 int kc = min(GEMM_KC, k - k0);
                 for (int t = 0; t < panels; t++)
-                    pack_b_chunk(bb, sbk, sbj, n, (jb + t) * GEMM_NR, k0, kc, alpha,
+                    pack_b_chunk(bb, sbk, sbj, n, seg, b_ss, (jb + t) * GEMM_NR, k0, kc, alpha,
                                  pk + t * (GEMM_KC * GEMM_NR));
                 /* the chunk packed next: the next k0, else the next block */
                 int nk0 = k0 + GEMM_KC < k ? k0 + GEMM_KC : 0;
                 int njb = nk0 ? jb : jb + GEMM_NB < jend ? jb + GEMM_NB : cg * cpw;
                 int nbi = nk0 || jb + GEMM_NB < jend ? bi : bi + 1;
-                const __global float *next = b + b_off + nbi * b_bs + nk0 * sbk + njb * GEMM_NR;
+                const __global float *next =
+                    b + b_off + nbi * b_bs + nk0 * sbk + col_at(njb * GEMM_NR, seg, b_ss);
                 int next_kc = sbj == 1 && nbi < bend ? min(GEMM_KC, k - nk0) : 0;
                 int next_cols = min(GEMM_NB, jend - njb) * GEMM_NR;
                 /* later chunks add to what the first one stored */
@@ -290,7 +318,8 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
                     for (int t = 0; t < panels; t++) {
                         int j0 = (jb + t) * GEMM_NR;
                         tile(ab + ip * aps + k0 * sak, sai, sak, pk + t * (GEMM_KC * GEMM_NR), kc,
-                             cb + i0 * ldc + j0, ldc, min(GEMM_MR, m - i0), n - j0, acc_c,
+                             cb + i0 * ldc + col_at(j0, seg, c_ss), ldc, min(GEMM_MR, m - i0),
+                             n - j0, c_ss == seg ? GEMM_NR : seg - j0 % seg, c_ss - seg, acc_c,
                              stream && !acc_c);
                     }
                 }

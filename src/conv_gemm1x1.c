@@ -21,24 +21,43 @@ static bool supports(const clt_conv2d_desc *d, clt_conv_op op, char *why, size_t
     return true;
 }
 
-/* out_n,g = op(W_g) in_n,g for every image n and group g: a strided-batched
- * GEMM over the images per group, W shared by all (stride 0). in and out
- * hold in_ch and out_ch channels of HW pixels per image. */
+/* out_n,g = op(W_g) in_n,g for every image n and group g: one GEMM per
+ * group whose columns are the images' pixels side by side (segments of HW,
+ * so that 7x7 and 14x14 images fill whole tiles; kernels without segments
+ * take it as a strided batch over the images), batched over the groups.
+ * in and out hold in_ch and out_ch channels of HW pixels per image. */
 static clt_status weights_times_images(clt_context_t ctx, const clt__conv_args *a, clt_transpose t,
                                        clt_buf in, int in_ch, clt_buf out, int out_ch)
 {
     const clt_conv2d_desc *d = a->d;
     size_t hw = (size_t)d->h * d->w;
     size_t kin = (size_t)(in_ch / d->groups), mout = (size_t)(out_ch / d->groups);
-    for (int g = 0; g < d->groups; g++) {
-        clt__gemm_desc gd = {t, CLT_NO_TRANS, mout, hw, kin, 1.0f, 0.0f,
-                             /* W_g is (K/g) x (C/g) whichever way it is used */
-                             a->w.mem, a->w.offset + g * mout * kin, t ? mout : kin, 0, in.mem,
-                             in.offset + g * kin * hw, hw, (size_t)in_ch * hw, out.mem,
-                             out.offset + g * mout * hw, hw, (size_t)out_ch * hw, (size_t)d->n};
-        CLT__CHECK(clt__gemm_run(ctx, &gd));
-    }
-    return CLT_STATUS_SUCCESS;
+    clt__gemm_desc gd = {
+        .ta = t,
+        .tb = CLT_NO_TRANS,
+        .m = mout,
+        .n = (size_t)d->n * hw,
+        .k = kin,
+        .alpha = 1.0f,
+        .beta = 0.0f,
+        .a = a->w.mem, /* W_g is (K/g) x (C/g) whichever way it is used */
+        .a_off = a->w.offset,
+        .lda = t ? mout : kin,
+        .a_stride = mout * kin,
+        .b = in.mem,
+        .b_off = in.offset,
+        .ldb = hw,
+        .b_stride = kin * hw,
+        .c = out.mem,
+        .c_off = out.offset,
+        .ldc = hw,
+        .c_stride = mout * hw,
+        .batch = (size_t)d->groups,
+        .seg = hw,
+        .b_seg = (size_t)in_ch * hw,
+        .c_seg = (size_t)out_ch * hw,
+    };
+    return clt__gemm_run(ctx, &gd);
 }
 
 static clt_status forward(clt_context_t ctx, const clt__conv_args *a)

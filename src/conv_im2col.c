@@ -2,7 +2,9 @@
  * (C R S) x (N P Q) matrix X_mat, and one strided-batched GEMM over the
  * groups. Forward: Y = W X_mat, then the epilogue moves the K x (N P Q)
  * result into NCHW with bias and ReLU. Backward data: dX = col2im(W^T dY).
- * Backward weights: dW = dY X_mat^T, accumulated over the chunks.
+ * Backward weights: dW = dY X_mat^T, accumulated over the chunks. Where
+ * the GEMM takes segmented columns (clt's CPU kernels), Y is stored and dY
+ * read in NCHW as they lie: no reshaping pass.
  *
  * CPUs too take the column matrix written out: packing clt's GEMM panels
  * straight from x (implicit im2col, removed 2026-11) cost a scalar,
@@ -50,44 +52,63 @@ static dims dims_of(const clt__conv_args *a, int nb)
     return (dims){(size_t)(d->k / d->groups), col_rows(d) / d->groups, (size_t)nb * a->p * a->q};
 }
 
+/* The chunk's product Y_g = W_g X_mat_g, batched over the groups, stored
+ * into y's images as they lie (segments of PQ) where the GEMM takes
+ * segments, else into the K x (nb P Q) matrix kmat() gives. */
+static clt__gemm_desc forward_gemm(const clt__conv_args *a, int n0, int nb, bool into_y)
+{
+    dims m = dims_of(a, nb);
+    size_t pq = (size_t)a->p * a->q;
+    cl_mem out;
+    size_t out_off;
+    kmat(a, a->y, n0, nb, &out, &out_off);
+    return (clt__gemm_desc){
+        .ta = CLT_NO_TRANS,
+        .tb = CLT_NO_TRANS,
+        .m = m.kg,
+        .n = m.cols,
+        .k = m.crs,
+        .alpha = 1.0f,
+        .beta = 0.0f,
+        .a = a->w.mem,
+        .a_off = a->w.offset,
+        .lda = m.crs,
+        .a_stride = m.kg * m.crs,
+        .b = a->ws,
+        .b_off = 0,
+        .ldb = m.cols,
+        .b_stride = m.crs * m.cols,
+        .c = into_y ? a->y.mem : out,
+        .c_off = into_y ? a->y.offset + (size_t)n0 * a->d->k * pq : out_off,
+        .ldc = into_y ? pq : m.cols,
+        .c_stride = m.kg * (into_y ? pq : m.cols),
+        .batch = (size_t)a->d->groups,
+        .seg = into_y ? pq : 0,
+        .b_seg = pq,
+        .c_seg = (size_t)a->d->k * pq,
+    };
+}
+
 static clt_status forward(clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
     if (clt__conv_igemm_applies(ctx, d))
         return clt__conv_igemm_forward(ctx, a);
+    size_t pq = (size_t)a->p * a->q;
     for (int n0 = 0; n0 < d->n; n0 += a->chunk) {
         int nb = d->n - n0 < a->chunk ? d->n - n0 : a->chunk;
-        dims m = dims_of(a, nb);
-        cl_mem out;
-        size_t out_off;
-        kmat(a, a->y, n0, nb, &out, &out_off);
+        clt__gemm_desc g = forward_gemm(a, n0, nb, true);
+        bool into_y = nb == 1 || clt__gemm_takes_segments(ctx, &g);
+        if (!into_y)
+            g = forward_gemm(a, n0, nb, false);
         CLT__CHECK(clt__im2col(ctx, d, a->x, n0, nb, a->ws, 0));
-        clt__gemm_desc g = {
-            .ta = CLT_NO_TRANS,
-            .tb = CLT_NO_TRANS,
-            .m = m.kg,
-            .n = m.cols,
-            .k = m.crs,
-            .alpha = 1.0f,
-            .beta = 0.0f,
-            .a = a->w.mem,
-            .a_off = a->w.offset,
-            .lda = m.crs,
-            .a_stride = m.kg * m.crs,
-            .b = a->ws,
-            .b_off = 0,
-            .ldb = m.cols,
-            .b_stride = m.crs * m.cols,
-            .c = out,
-            .c_off = out_off,
-            .ldc = m.cols,
-            .c_stride = m.kg * m.cols,
-            .batch = (size_t)d->groups,
-        };
         CLT__CHECK(clt__gemm_run(ctx, &g));
-        if (nb > 1 || a->bias.mem || a->act != CLT_ACTIVATION_NONE)
-            CLT__CHECK(clt__conv_epilogue(ctx, d, a->p * a->q, n0, nb, out, out_off, m.cols,
-                                          (size_t)a->p * a->q, a->bias, a->act, a->y));
+        if (!into_y) /* reshape into NCHW, with bias and activation */
+            CLT__CHECK(clt__conv_epilogue(ctx, d, a->p * a->q, n0, nb, g.c, g.c_off, g.ldc, pq,
+                                          a->bias, a->act, a->y));
+        else if (a->bias.mem || a->act != CLT_ACTIVATION_NONE) /* in place */
+            CLT__CHECK(clt__conv_epilogue(ctx, d, a->p * a->q, n0, nb, a->y.mem, g.c_off, pq,
+                                          (size_t)d->k * pq, a->bias, a->act, a->y));
     }
     return CLT_STATUS_SUCCESS;
 }
@@ -105,14 +126,12 @@ static clt_status dy_matrix(clt_context_t ctx, const clt__conv_args *a, int n0, 
 static clt_status backward_data(clt_context_t ctx, const clt__conv_args *a)
 {
     const clt_conv2d_desc *d = a->d;
+    size_t pq = (size_t)a->p * a->q;
     for (int n0 = 0; n0 < d->n; n0 += a->chunk) {
         int nb = d->n - n0 < a->chunk ? d->n - n0 : a->chunk;
         dims m = dims_of(a, nb);
-        cl_mem dym;
-        size_t dym_off;
-        CLT__CHECK(dy_matrix(ctx, a, n0, nb, &dym, &dym_off));
         clt__gemm_desc g = {
-            /* dcol_g = W_g^T dY_g */
+            /* dcol_g = W_g^T dY_g, dY read from dy's images as they lie (segments of PQ) */
             .ta = CLT_TRANS,
             .tb = CLT_NO_TRANS,
             .m = m.crs,
@@ -124,16 +143,25 @@ static clt_status backward_data(clt_context_t ctx, const clt__conv_args *a)
             .a_off = a->w.offset,
             .lda = m.crs,
             .a_stride = m.kg * m.crs,
-            .b = dym,
-            .b_off = dym_off,
-            .ldb = m.cols,
-            .b_stride = m.kg * m.cols,
+            .b = a->dy.mem,
+            .b_off = a->dy.offset + (size_t)n0 * d->k * pq,
+            .ldb = pq,
+            .b_stride = m.kg * pq,
             .c = a->ws,
             .c_off = 0,
             .ldc = m.cols,
             .c_stride = m.crs * m.cols,
             .batch = (size_t)d->groups,
+            .seg = pq,
+            .b_seg = (size_t)d->k * pq,
+            .c_seg = pq,
         };
+        if (nb > 1 && !clt__gemm_takes_segments(ctx, &g)) { /* dY gathered into a matrix */
+            CLT__CHECK(dy_matrix(ctx, a, n0, nb, &g.b, &g.b_off));
+            g.ldb = m.cols;
+            g.b_stride = m.kg * m.cols;
+            g.seg = 0;
+        }
         CLT__CHECK(clt__gemm_run(ctx, &g));
         CLT__CHECK(clt__col2im(ctx, d, a->ws, 0, n0, nb, a->dx));
     }

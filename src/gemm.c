@@ -75,14 +75,43 @@ static clt_status clblast_run(clt_context_t ctx, const clt__gemm_desc *g)
     return clblast_status(ctx, code, "CLBlast SGEMM");
 }
 
+/* A segmented product as one strided-batched product over the runs per
+ * batch item, for kernels that take no segments (CLBlast's). */
+static clt_status run_by_segments(clt_context_t ctx, const clt__gemm_desc *g)
+{
+    for (size_t b = 0; b < g->batch; b++) {
+        clt__gemm_desc runs = *g;
+        runs.n = g->seg;
+        runs.a_off = g->a_off + b * g->a_stride;
+        runs.a_stride = 0; /* one A for all runs */
+        runs.b_off = g->b_off + b * g->b_stride;
+        runs.b_stride = g->b_seg;
+        runs.c_off = g->c_off + b * g->c_stride;
+        runs.c_stride = g->c_seg;
+        runs.batch = g->n / g->seg;
+        runs.seg = 0;
+        CLT__CHECK(clt__gemm_run(ctx, &runs));
+    }
+    return CLT_STATUS_SUCCESS;
+}
+
+bool clt__gemm_takes_segments(clt_context_t ctx, const clt__gemm_desc *g)
+{
+    return ctx->gemm.own && clt__gemm_cpu_fits(ctx, g);
+}
+
 clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g)
 {
     clt__gemm_desc one = *g;
     if (one.batch == 0) /* as for CLBlast below: a plain GEMM */
         one.batch = 1;
+    if (one.seg >= one.n) /* one run: unsegmented */
+        one.seg = 0;
     if (ctx->gemm.own && clt__gemm_cpu_fits(ctx, &one))
         return clt__gemm_cpu_run(ctx, &one);
-    return clblast_run(ctx, g);
+    if (one.seg)
+        return run_by_segments(ctx, &one);
+    return clblast_run(ctx, &one);
 }
 
 /* Elements a row-major rows x cols matrix with row pitch ld spans. */
@@ -133,7 +162,22 @@ clt_status clt_gemm(clt_context_t ctx, clt_transpose trans_a, clt_transpose tran
                                    &(clt__tensor_arg){"A", a, ea, f, false, false}));
     CLT__CHECK(clt__check_disjoint(ctx, &(clt__tensor_arg){"C", c, ec, f, true, false},
                                    &(clt__tensor_arg){"B", b, eb, f, false, false}));
-    clt__gemm_desc g = {trans_a, trans_b, m,        n,   k, alpha, beta,     a.mem, a.offset, lda,
-                        0,       b.mem,   b.offset, ldb, 0, c.mem, c.offset, ldc,   0,        1};
+    clt__gemm_desc g = {.ta = trans_a,
+                        .tb = trans_b,
+                        .m = m,
+                        .n = n,
+                        .k = k,
+                        .alpha = alpha,
+                        .beta = beta,
+                        .a = a.mem,
+                        .a_off = a.offset,
+                        .lda = lda,
+                        .b = b.mem,
+                        .b_off = b.offset,
+                        .ldb = ldb,
+                        .c = c.mem,
+                        .c_off = c.offset,
+                        .ldc = ldc,
+                        .batch = 1};
     return clt__gemm_run(ctx, &g);
 }

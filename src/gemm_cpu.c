@@ -92,15 +92,27 @@ static size_t ceil_div(size_t a, size_t b)
     return (a + b - 1) / b;
 }
 
+/* The columns of an operand: `runs` runs of `width` columns, run_stride apart. */
+typedef struct col_runs {
+    size_t runs, run_stride, width;
+} col_runs;
+
 /* Whether every float index an operand of `batch` matrices reaches fits an int. */
-static bool operand_fits(size_t off, size_t stride, size_t batch, size_t rows, size_t cols,
+static bool operand_fits(size_t off, size_t stride, size_t batch, size_t rows, col_runs cols,
                          size_t ld)
 {
-    size_t body, span, room = INT32_MAX;
-    if (!clt__mul_ok(rows - 1, ld, &body) || !clt__mul_ok(batch - 1, stride, &span))
+    size_t body, span, hop, room = INT32_MAX;
+    if (!clt__mul_ok(rows - 1, ld, &body) || !clt__mul_ok(batch - 1, stride, &span) ||
+        !clt__mul_ok(cols.runs - 1, cols.run_stride, &hop))
         return false;
     return off <= room && span <= room - off && body <= room - off - span &&
-           cols <= room - off - span - body;
+           hop <= room - off - span - body && cols.width <= room - off - span - body - hop;
+}
+
+/* op(B)'s or C's n columns as runs (one run unless segmented). */
+static col_runs runs_of(const clt__gemm_desc *g, size_t seg_stride)
+{
+    return g->seg ? (col_runs){g->n / g->seg, seg_stride, g->seg} : (col_runs){1, 0, g->n};
 }
 
 /* How a product is cut into work-items (see gemm_tiles in cl/gemm.cl). */
@@ -151,12 +163,16 @@ static void make_plan(const clt__gemm_cfg *cfg, const clt__gemm_desc *g, plan *p
 bool clt__gemm_cpu_fits(clt_context_t ctx, const clt__gemm_desc *g)
 {
     bool ta = g->ta == CLT_TRANS, tb = g->tb == CLT_TRANS;
+    size_t nr = (size_t)(ctx->gemm.vw * ctx->gemm.nv);
+    /* a tile row crosses at most one run's end */
+    if (g->seg && (tb || g->seg < nr || g->n % g->seg))
+        return false;
     if (g->m > INT32_MAX || g->n > INT32_MAX || g->k > INT32_MAX || g->batch > INT32_MAX ||
-        !operand_fits(g->a_off, g->a_stride, g->batch, ta ? g->k : g->m, ta ? g->m : g->k,
-                      g->lda) ||
-        !operand_fits(g->b_off, g->b_stride, g->batch, tb ? g->n : g->k, tb ? g->k : g->n,
-                      g->ldb) ||
-        !operand_fits(g->c_off, g->c_stride, g->batch, g->m, g->n, g->ldc))
+        !operand_fits(g->a_off, g->a_stride, g->batch, ta ? g->k : g->m,
+                      (col_runs){1, 0, ta ? g->m : g->k}, g->lda) ||
+        !operand_fits(g->b_off, g->b_stride, g->batch, tb ? g->n : g->k,
+                      tb ? (col_runs){1, 0, g->k} : runs_of(g, g->b_seg), g->ldb) ||
+        !operand_fits(g->c_off, g->c_stride, g->batch, g->m, runs_of(g, g->c_seg), g->ldc))
         return false;
     plan p;
     make_plan(&ctx->gemm, g, &p);
@@ -215,8 +231,9 @@ clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g)
                       CLT_ARG_INT(a_bs), CLT_ARG_MEM(g->b), CLT_ARG_INT(g->b_off), CLT_ARG_INT(sbk),
                       CLT_ARG_INT(sbj), CLT_ARG_INT(b_bs), CLT_ARG_MEM(g->c), CLT_ARG_INT(g->c_off),
                       CLT_ARG_INT(ldc), CLT_ARG_INT(c_bs), CLT_ARG_INT(g->m), CLT_ARG_INT(g->n),
-                      CLT_ARG_INT(g->k), CLT_ARG_INT(g->batch), CLT_ARG_FLOAT(g->alpha),
-                      CLT_ARG_INT(g->beta != 0.0f), CLT_ARG_INT(stream), CLT_ARG_INT(p.cpw),
-                      CLT_ARG_INT(p.rpw), CLT_ARG_INT(p.bpw), CLT_ARG_MEM(scratch),
-                      CLT_ARG_INT(p.a_floats));
+                      CLT_ARG_INT(g->k), CLT_ARG_INT(g->batch), CLT_ARG_INT(g->seg ? g->seg : g->n),
+                      CLT_ARG_INT(g->seg ? g->b_seg : 0), CLT_ARG_INT(g->seg ? g->c_seg : 0),
+                      CLT_ARG_FLOAT(g->alpha), CLT_ARG_INT(g->beta != 0.0f), CLT_ARG_INT(stream),
+                      CLT_ARG_INT(p.cpw), CLT_ARG_INT(p.rpw), CLT_ARG_INT(p.bpw),
+                      CLT_ARG_MEM(scratch), CLT_ARG_INT(p.a_floats));
 }

@@ -236,7 +236,12 @@ clt_status clt__scratch(clt_context_t ctx, clt__scratch_slot slot, size_t bytes,
 /* ---- GEMM (gemm.c): every matrix product in clt goes through here ---- */
 
 /* A row-major strided-batched GEMM; batch 1 is a plain GEMM. Offsets and
- * strides count floats. Arguments are trusted: callers validate. */
+ * strides count floats. Arguments are trusted: callers validate.
+ * Segmented columns (seg > 0, op(B) untransposed, n a multiple of seg): the
+ * n columns of B and C come in runs of seg, run r of B at + r * b_seg and
+ * of C at + r * c_seg (a convolution's images side by side as one
+ * product, so that small images fill whole tiles, and C is stored into
+ * NCHW as it lies); b_seg or c_seg = seg: that operand is contiguous. */
 typedef struct clt__gemm_desc {
     clt_transpose ta, tb;
     size_t m, n, k;
@@ -248,11 +253,15 @@ typedef struct clt__gemm_desc {
     cl_mem c;
     size_t c_off, ldc, c_stride;
     size_t batch;
+    size_t seg, b_seg, c_seg;
 } clt__gemm_desc;
 
 /* Runs the product with clt's own kernels where ctx->gemm.own says so and
  * the problem fits their 32-bit indexing, else with CLBlast. */
 clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g);
+/* Whether g's segments run as one product (clt's own kernels); elsewhere
+ * clt__gemm_run takes them as a strided batch over the runs. */
+bool clt__gemm_takes_segments(clt_context_t ctx, const clt__gemm_desc *g);
 
 /* C_b = alpha * sum over t < terms of op(A_b,t) op(B_b,t) + beta * C_b for
  * each batch item b of g (C's c_stride apart), A_b,t at g->a_off +

@@ -16,6 +16,7 @@ typedef struct batch_case {
     size_t m, n, k, batch;
     float alpha, beta;
     int share_a; /* every item multiplies the same A (a_stride 0), as convolutions do */
+    size_t seg;  /* B's and C's columns in runs of seg, with gaps between (0: one run) */
 } batch_case;
 
 /* Elements one stored matrix spans, plus a gap so items do not touch. */
@@ -26,11 +27,13 @@ static size_t item_span(size_t rows, size_t ld)
 
 static void run_batch(clt_context_t ctx, const batch_case *t, uint64_t seed)
 {
+    assert_true(!t->seg || (!t->tb && t->n % t->seg == 0));
+    size_t runs = t->seg ? t->n / t->seg : 1, w = t->n / runs; /* w columns per run */
     size_t ra = t->ta ? t->k : t->m, ca = t->ta ? t->m : t->k;
-    size_t rb = t->tb ? t->n : t->k, cb = t->tb ? t->k : t->n;
-    size_t lda = ca + 1, ldb = cb + 2, ldc = t->n + 3;
-    size_t sa = t->share_a ? 0 : item_span(ra, lda), sb = item_span(rb, ldb);
-    size_t sc = item_span(t->m, ldc);
+    size_t rb = t->tb ? t->n : t->k, cb = t->tb ? t->k : w;
+    size_t lda = ca + 1, ldb = cb + 2, ldc = w + 3;
+    size_t b_seg = item_span(rb, ldb), c_seg = item_span(t->m, ldc);
+    size_t sa = t->share_a ? 0 : item_span(ra, lda), sb = runs * b_seg, sc = runs * c_seg;
     size_t off_a = 7, off_b = 3, off_c = 11;
     size_t na = off_a + (t->share_a ? ra * lda : t->batch * sa);
     size_t nb = off_b + t->batch * sb, nc = off_c + t->batch * sc;
@@ -44,16 +47,17 @@ static void run_batch(clt_context_t ctx, const batch_case *t, uint64_t seed)
     for (size_t i = 0; i < nc; i++)
         want[i] = c[i];
     for (size_t i = 0; i < t->batch; i++)
-        for (size_t r = 0; r < t->m; r++) {
-            double row[64];
-            assert_true(t->n <= 64);
-            const float *ci = c + off_c + i * sc;
-            ref_gemm(t->ta, t->tb, 1, t->n, t->k, t->alpha,
-                     a + off_a + i * sa + (t->ta ? r : r * lda), lda, b + off_b + i * sb, ldb,
-                     t->beta, ci + r * ldc, row, ldc);
-            for (size_t j = 0; j < t->n; j++)
-                want[off_c + i * sc + r * ldc + j] = row[j];
-        }
+        for (size_t q = 0; q < runs; q++)
+            for (size_t r = 0; r < t->m; r++) {
+                double row[64];
+                assert_true(w <= 64);
+                const float *ci = c + off_c + i * sc + q * c_seg;
+                ref_gemm(t->ta, t->tb, 1, w, t->k, t->alpha,
+                         a + off_a + i * sa + (t->ta ? r : r * lda), lda,
+                         b + off_b + i * sb + q * b_seg, ldb, t->beta, ci + r * ldc, row, ldc);
+                for (size_t j = 0; j < w; j++)
+                    want[off_c + i * sc + q * c_seg + r * ldc + j] = row[j];
+            }
     tu_buf da = tu_buf_new(ctx, a, na), db = tu_buf_new(ctx, b, nb), dc = tu_buf_new(ctx, c, nc);
     clt__gemm_desc g = {
         .ta = t->ta ? CLT_TRANS : CLT_NO_TRANS,
@@ -76,12 +80,15 @@ static void run_batch(clt_context_t ctx, const batch_case *t, uint64_t seed)
         .ldc = ldc,
         .c_stride = sc,
         .batch = t->batch,
+        .seg = t->seg,
+        .b_seg = b_seg,
+        .c_seg = c_seg,
     };
     TU_OK(ctx, clt__gemm_run(ctx, &g));
     tu_buf_read(ctx, dc, c);
     char what[96];
-    snprintf(what, sizeof what, "batched gemm ta=%d tb=%d %zux%zux%zu x%zu", t->ta, t->tb, t->m,
-             t->n, t->k, t->batch);
+    snprintf(what, sizeof what, "batched gemm ta=%d tb=%d %zux%zux%zu x%zu seg %zu", t->ta, t->tb,
+             t->m, t->n, t->k, t->batch, t->seg);
     tu_compare(what, c, want, nc, 0, 0, NULL);
     tu_check_canary(ctx, dc);
     tu_buf_free(da);
@@ -105,9 +112,9 @@ static void test_gemm_batch_transposes(void **state)
     clt_context_t ctx = tu_ctx(state);
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++) {
-            batch_case t = {ta, tb, 13, 37, 21, 3, 1.0f, 0.0f, 0};
+            batch_case t = {ta, tb, 13, 37, 21, 3, 1.0f, 0.0f, 0, 0};
             run_batch(ctx, &t, 10 + (uint64_t)(2 * ta + tb));
-            batch_case u = {ta, tb, 7, 16, 1030, 2, -2.0f, 0.5f, 0};
+            batch_case u = {ta, tb, 7, 16, 1030, 2, -2.0f, 0.5f, 0, 0};
             run_batch(ctx, &u, 20 + (uint64_t)(2 * ta + tb));
         }
 }
@@ -116,7 +123,7 @@ static void test_gemm_batch_shared_a(void **state)
 {
     clt_context_t ctx = tu_ctx(state);
     for (int ta = 0; ta < 2; ta++) {
-        batch_case t = {ta, 0, 9, 50, 17, 4, 1.0f, 1.0f, 1};
+        batch_case t = {ta, 0, 9, 50, 17, 4, 1.0f, 1.0f, 1, 0};
         run_batch(ctx, &t, 30 + (uint64_t)ta);
     }
 }
@@ -125,10 +132,27 @@ static void test_gemm_batch_shared_a(void **state)
 static void test_gemm_batch_many(void **state)
 {
     clt_context_t ctx = tu_ctx(state);
-    batch_case t = {0, 1, 5, 9, 11, 301, 0.5f, -1.0f, 0};
+    batch_case t = {0, 1, 5, 9, 11, 301, 0.5f, -1.0f, 0, 0};
     run_batch(ctx, &t, 40);
-    batch_case u = {1, 0, 6, 16, 8, 97, 1.0f, 0.0f, 1};
+    batch_case u = {1, 0, 6, 16, 8, 97, 1.0f, 0.0f, 1, 0};
     run_batch(ctx, &u, 41);
+}
+
+/* Columns in runs (a convolution's images side by side): runs that tiles
+ * straddle (49, 20), that they fill exactly (32), runs narrower than a tile
+ * row (12: taken run by run), k in several chunks adding to C. */
+static void test_gemm_segments(void **state)
+{
+    clt_context_t ctx = tu_ctx(state);
+    for (int ta = 0; ta < 2; ta++) {
+        const batch_case cases[] = {
+            {ta, 0, 13, 147, 21, 2, 1.0f, 0.0f, 1, 49},  {ta, 0, 7, 80, 30, 1, -1.0f, 1.0f, 0, 20},
+            {ta, 0, 6, 64, 9, 3, 1.0f, 0.0f, 1, 32},     {ta, 0, 5, 36, 8, 2, 2.0f, 0.5f, 0, 12},
+            {ta, 0, 9, 100, 1030, 1, 1.0f, 1.0f, 1, 50},
+        };
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+            run_batch(ctx, &cases[c], 50 + c);
+    }
 }
 
 /* batch 0 means one product, as for CLBlast */
@@ -244,11 +268,12 @@ static void test_gemm_other_tiles(void **state)
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
                 const batch_case cases[] = {
-                    {ta, tb, 1, 1, 1, 1, 1.0f, 0.0f, 0},
-                    {ta, tb, 17, 33, 9, 2, 1.0f, 0.0f, 0},
-                    {ta, tb, 8, 32, 70, 3, -0.5f, 2.0f, ta},
-                    {ta, tb, 9, 31, 200, 1, 1.0f, 1.0f, 0},
-                    {ta, tb, 13, 64, 40, 2, 1.0f, 0.0f, 0}, /* aligned whole rows */
+                    {ta, tb, 1, 1, 1, 1, 1.0f, 0.0f, 0, 0},
+                    {ta, tb, 17, 33, 9, 2, 1.0f, 0.0f, 0, 0},
+                    {ta, tb, 8, 32, 70, 3, -0.5f, 2.0f, ta, 0},
+                    {ta, tb, 9, 31, 200, 1, 1.0f, 1.0f, 0, 0},
+                    {ta, tb, 13, 64, 40, 2, 1.0f, 0.0f, 0, 0},              /* aligned whole rows */
+                    {ta, 0, 11, 120, 70, 2, 1.0f, tb ? 1.0f : 0.0f, 1, 40}, /* segmented */
                 };
                 for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
                     run_batch(ctx, &cases[c], 60 + c);
@@ -262,7 +287,7 @@ int main(void)
     const struct CMUnitTest both[] = {
         cmocka_unit_test(test_gemm_path_chosen),       cmocka_unit_test(test_gemm_batch_transposes),
         cmocka_unit_test(test_gemm_batch_shared_a),    cmocka_unit_test(test_gemm_batch_many),
-        cmocka_unit_test(test_gemm_batch_zero_is_one),
+        cmocka_unit_test(test_gemm_batch_zero_is_one), cmocka_unit_test(test_gemm_segments),
     };
     /* what CLBlast makes of an unused pitch beyond int is its own business */
     const struct CMUnitTest clt_only[] = {
