@@ -1,7 +1,9 @@
 /* The kernels clt picks on GPUs, run here on whatever device there is:
  * a context that claims not to be a CPU takes the GPU-shaped variants
  * (direct, im2col, col2im and Winograd transforms by element, CLBlast
- * GEMM), which must agree with the reference as the CPU-shaped ones do. */
+ * GEMM), which must agree with the reference as the CPU-shaped ones do.
+ * Likewise the paths a CPU takes only on large shapes, forced on small
+ * ones by a context that claims a tiny cache. */
 #include "conv_cases.h"
 #include "internal.h"
 
@@ -150,6 +152,32 @@ static void test_gpu_shaped_kernels(void **state)
         }
     }
     ctx->igemm_use = -1;
+    clt_context_destroy(ctx);
+}
+
+/* On CPUs, Winograd transforms its filters a slice of output channels at a
+ * time where they outgrow a quarter of the cache (conv_winograd.c): with a
+ * 4 KiB cache, small shapes take slices of one tile of rows, the last one
+ * short, forward and backward data. */
+static void test_winograd_k_slices(void **state)
+{
+    (void)state;
+    clt_context_options opt = {.cache = CLT_CACHE_OFF};
+    clt_context_t ctx = NULL;
+    TU_OK(NULL, clt_context_create(&opt, &ctx));
+    if (!ctx->is_cpu) {
+        clt_context_destroy(ctx);
+        skip();
+    }
+    ctx->cache_bytes = 4096;
+    const ref_conv cases[] = {{2, 5, 9, 11, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+                              {3, 16, 7, 7, 20, 3, 3, 0, 2, 1, 1, 1, 1, 1}};
+    const clt_conv_algo algos[] = {CLT_CONV_ALGO_WINOGRAD_F2X3, CLT_CONV_ALGO_WINOGRAD_F4X3};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (size_t j = 0; j < 2; j++) {
+            check_pass(ctx, &cases[i], CLT_CONV_FORWARD, algos[j]);
+            check_pass(ctx, &cases[i], CLT_CONV_BACKWARD_DATA, algos[j]);
+        }
     clt_context_destroy(ctx);
 }
 
@@ -341,8 +369,8 @@ static void test_auto_gives_way(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_gpu_shaped_kernels),
-                                       cmocka_unit_test(test_pool_rows_match_elements),
-                                       cmocka_unit_test(test_auto_gives_way)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gpu_shaped_kernels), cmocka_unit_test(test_winograd_k_slices),
+        cmocka_unit_test(test_pool_rows_match_elements), cmocka_unit_test(test_auto_gives_way)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
