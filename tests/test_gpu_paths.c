@@ -98,8 +98,11 @@ static void check_case(clt_context_t ctx, const ref_conv *r)
     check_pass(ctx, r, CLT_CONV_BACKWARD_DATA, CLT_CONV_ALGO_IM2COL_GEMM);
     check_weights(ctx, r, CLT_CONV_ALGO_IM2COL_GEMM);
     if (clt_conv2d_check(ctx, &d, CLT_CONV_BACKWARD_WEIGHTS, CLT_CONV_ALGO_GEMM_1X1) ==
-        CLT_STATUS_SUCCESS)
+        CLT_STATUS_SUCCESS) {
+        check_pass(ctx, r, CLT_CONV_FORWARD, CLT_CONV_ALGO_GEMM_1X1);
+        check_pass(ctx, r, CLT_CONV_BACKWARD_DATA, CLT_CONV_ALGO_GEMM_1X1);
         check_weights(ctx, r, CLT_CONV_ALGO_GEMM_1X1);
+    }
     if (clt_conv2d_check(ctx, &d, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F2X3) ==
         CLT_STATUS_SUCCESS) {
         check_pass(ctx, r, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F2X3);
