@@ -36,29 +36,6 @@
  * first `rows` of bh rows, zero outside the image and in the other rows,
  * then `slack` zeros: a lane that is dropped, or multiplied by a zero of
  * dy, must still read a finite number. */
-/* dst[col] = row[w0 + col sw] for col < wp, zero where that is outside
- * the row's W columns: vector copies in between at stride 1 and 2 (element
- * by element with a test each, the copy took 15% of a stride-2 3x3
- * layer's time on PoCL). */
-static void copy_row(const __global float *row, int W, int w0, int sw, int wp, __global float *dst)
-{
-    int lo = min(wp, w0 >= 0 ? 0 : (sw - 1 - w0) / sw);
-    int hi = W - 1 - w0 < 0 ? 0 : min(wp, (W - 1 - w0) / sw + 1);
-    int col = 0;
-    for (; col < lo; col++)
-        dst[col] = 0.0f;
-    if (sw == 1)
-        for (; col + 8 <= hi; col += 8)
-            vstore8(vload8(0, row + w0 + col), 0, dst + col);
-    else if (sw == 2)
-        for (; col + 8 <= hi && w0 + 2 * col + 16 <= W; col += 8)
-            vstore8(vload16(0, row + w0 + 2 * col).even, 0, dst + col);
-    for (; col < hi; col++)
-        dst[col] = row[w0 + col * sw];
-    for (; col < wp; col++)
-        dst[col] = 0.0f;
-}
-
 static void copy_band(const __global float *x, int C, int H, int W, int h0, int rows, int bh,
                       int wp, int pad_w, int sh, int sw, int slack, __global float *band)
 {
@@ -69,7 +46,7 @@ static void copy_band(const __global float *x, int C, int H, int W, int h0, int 
                     int h = h0 + i * sh + a;
                     __global float *dst = band + (((c * sh + a) * sw + b) * bh + i) * wp;
                     if (i < rows && h >= 0 && h < H)
-                        copy_row(x + (c * H + h) * W, W, b - pad_w, sw, wp, dst);
+                        clt_copy_row(x + (c * H + h) * W, W, b - pad_w, sw, wp, dst);
                     else
                         for (int col = 0; col < wp; col++)
                             dst[col] = 0.0f;

@@ -59,7 +59,8 @@ __kernel void col2im(__global const float *col, int col_off, __global float *x, 
 
 /* im2col for CPU devices: one work-item per (output row p, channel c, image
  * n) writes that row's Q columns for every (r, s): contiguous runs a CPU
- * streams through, the zero margins split off so the copy loop is bare. */
+ * streams through, copied with common.h's vector row gather (element by
+ * element, im2col took 18% of a stride-2 3x3 layer's time on PoCL; 14%). */
 __kernel void im2col_rows(__global const float *x, int x_off, __global float *col, int col_off,
                           int nb, int C, int H, int W, int R, int S, int pad_h, int pad_w,
                           int stride_h, int stride_w, int dil_h, int dil_w, int P, int Q)
@@ -73,21 +74,11 @@ __kernel void im2col_rows(__global const float *x, int x_off, __global float *co
     for (int r = 0; r < R; r++) {
         int h = p * stride_h - pad_h + r * dil_h;
         for (int s = 0; s < S; s++, dst += ncols) {
-            int w0 = s * dil_w - pad_w; /* input column of q = 0 */
-            /* q in [lo, hi) reads inside the row */
-            int lo = w0 >= 0 ? 0 : (-w0 + stride_w - 1) / stride_w;
-            int hi = W - w0 <= 0 ? 0 : (W - w0 + stride_w - 1) / stride_w;
-            if (h < 0 || h >= H)
-                lo = hi = 0;
-            hi = min(hi, Q);
-            lo = min(lo, hi);
-            for (int q = 0; q < lo; q++)
-                dst[q] = 0.0f;
-            __global const float *src = xc + h * W + w0;
-            for (int q = lo; q < hi; q++)
-                dst[q] = src[q * stride_w];
-            for (int q = hi; q < Q; q++)
-                dst[q] = 0.0f;
+            if (h >= 0 && h < H)
+                clt_copy_row(xc + h * W, W, s * dil_w - pad_w, stride_w, Q, dst);
+            else
+                for (int q = 0; q < Q; q++)
+                    dst[q] = 0.0f;
         }
     }
 }
