@@ -305,11 +305,12 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
                 /* the chunk packed next: the next k0, else the next block */
                 int nk0 = k0 + GEMM_KC < k ? k0 + GEMM_KC : 0;
                 int njb = nk0 ? jb : jb + GEMM_NB < jend ? jb + GEMM_NB : cg * cpw;
-                /* (after the last item: nothing, and no address past it) */
-                int nbi = nk0 || jb + GEMM_NB < jend || bi + 1 == bend ? bi : bi + 1;
+                /* else the next batch item; after the last one nothing (and no
+                   address past it) */
+                int next_item = !nk0 && jb + GEMM_NB >= jend, last = next_item && bi + 1 == bend;
+                int nbi = next_item && !last ? bi + 1 : bi;
                 const __global float *next =
                     b + b_off + nbi * b_bs + nk0 * sbk + col_at(njb * GEMM_NR, seg, b_ss);
-                int last = !nk0 && jb + GEMM_NB >= jend && bi + 1 == bend;
                 int next_kc = sbj == 1 && !last ? min(GEMM_KC, k - nk0) : 0;
                 int next_cols = min(GEMM_NB, jend - njb) * GEMM_NR;
                 /* later chunks add to what the first one stored */

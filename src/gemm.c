@@ -107,7 +107,7 @@ clt_status clt__gemm_run(clt_context_t ctx, const clt__gemm_desc *g)
         one.batch = 1;
     if (one.seg >= one.n) /* one run: unsegmented */
         one.seg = 0;
-    if (ctx->gemm.own && clt__gemm_cpu_fits(ctx, &one))
+    if (clt__gemm_takes_segments(ctx, &one)) /* clt's own kernels, segmented or not */
         return clt__gemm_cpu_run(ctx, &one);
     if (one.seg)
         return run_by_segments(ctx, &one);
