@@ -207,6 +207,9 @@ static void store_row(__global float *c, const GEMM_VEC *acc, int cols, int spli
             GEMM_VSTORE(accumulate ? acc[v] + GEMM_VLOAD(v, c) : acc[v], v, c);
         return;
     }
+    /* unrolled: indexing acc[v] with a loop variable would keep the whole
+       tile's accumulators on the stack, stored and reloaded every tile */
+#pragma unroll
     for (int v = 0; v < GEMM_NV; v++) {
         float lane[GEMM_VW];
         GEMM_VSTORE(acc[v], 0, lane);
