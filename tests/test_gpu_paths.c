@@ -2,7 +2,8 @@
  * a context that claims not to be a CPU takes the GPU-shaped variants
  * (direct, im2col, col2im and Winograd transforms by element, CLBlast
  * GEMM), which must agree with the reference as the CPU-shaped ones do.
- * Likewise the paths a CPU takes only on large shapes, forced on small
+ * Likewise the register tiles of other CPUs (AVX-512's, SSE's and NEON's
+ * widths), and the paths a CPU takes only on large shapes, forced on small
  * ones by a context that claims a tiny cache. */
 #include "conv_cases.h"
 #include "internal.h"
@@ -107,6 +108,56 @@ static void check_case(clt_context_t ctx, const ref_conv *r)
         CLT_STATUS_SUCCESS) {
         check_pass(ctx, r, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F2X3);
         check_pass(ctx, r, CLT_CONV_FORWARD, CLT_CONV_ALGO_WINOGRAD_F4X3);
+    }
+}
+
+/* check_case, and the passes only CPUs take: DIRECT's backward data and
+ * weights, Winograd's backward data. */
+static void check_cpu_case(clt_context_t ctx, const ref_conv *r)
+{
+    clt_conv2d_desc d = cc_desc(r);
+    check_case(ctx, r);
+    if (clt_conv2d_check(ctx, &d, CLT_CONV_BACKWARD_DATA, CLT_CONV_ALGO_DIRECT) ==
+        CLT_STATUS_SUCCESS)
+        check_pass(ctx, r, CLT_CONV_BACKWARD_DATA, CLT_CONV_ALGO_DIRECT);
+    if (clt_conv2d_check(ctx, &d, CLT_CONV_BACKWARD_WEIGHTS, CLT_CONV_ALGO_DIRECT) ==
+        CLT_STATUS_SUCCESS)
+        check_weights(ctx, r, CLT_CONV_ALGO_DIRECT);
+    if (clt_conv2d_check(ctx, &d, CLT_CONV_BACKWARD_DATA, CLT_CONV_ALGO_WINOGRAD_F4X3) ==
+        CLT_STATUS_SUCCESS)
+        check_pass(ctx, r, CLT_CONV_BACKWARD_DATA, CLT_CONV_ALGO_WINOGRAD_F4X3);
+}
+
+/* The tiles of CPUs with other vector widths (cl/gemm.cl, cl/conv_cpu.cl;
+ * gemm_cpu.c picks them from the native float width): 16 (AVX-512) as 8
+ * rows of two float16s, 4 (SSE, NEON) as 6 rows of two float4s, forced on
+ * this CPU before the programs are built, through every CPU path. With
+ * CLT_TEST_QUICK (tools/valgrind.sh: three minutes there otherwise) only
+ * the first edge cases. */
+static void test_other_cpu_widths(void **state)
+{
+    (void)state;
+    const int tiles[][3] = {{16, 8, 2}, {4, 6, 2}}; /* width, rows, vectors per row */
+    for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++) {
+        clt_context_options opt = {.cache = CLT_CACHE_OFF};
+        clt_context_t ctx = NULL;
+        TU_OK(NULL, clt_context_create(&opt, &ctx));
+        if (!ctx->is_cpu) {
+            clt_context_destroy(ctx);
+            skip();
+        }
+        ctx->gemm.vw = tiles[t][0];
+        ctx->gemm.mr = tiles[t][1];
+        ctx->gemm.nv = tiles[t][2];
+        bool quick = getenv("CLT_TEST_QUICK") != NULL;
+        for (int i = 0; i < (quick ? 5 : cc_edge_count); i++)
+            check_cpu_case(ctx, &cc_edge_cases[i]);
+        uint64_t s = 41 + t;
+        for (int i = 0; i < (quick ? 0 : 8); i++) {
+            ref_conv r = cc_random_case(&s);
+            check_cpu_case(ctx, &r);
+        }
+        clt_context_destroy(ctx);
     }
 }
 
@@ -373,7 +424,8 @@ static void test_auto_gives_way(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gpu_shaped_kernels), cmocka_unit_test(test_winograd_k_slices),
-        cmocka_unit_test(test_pool_rows_match_elements), cmocka_unit_test(test_auto_gives_way)};
+        cmocka_unit_test(test_gpu_shaped_kernels), cmocka_unit_test(test_other_cpu_widths),
+        cmocka_unit_test(test_winograd_k_slices), cmocka_unit_test(test_pool_rows_match_elements),
+        cmocka_unit_test(test_auto_gives_way)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

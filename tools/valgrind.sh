@@ -10,7 +10,8 @@
 # must be warm. The default is every suite but test_threads (valgrind runs
 # one thread at a time; ThreadSanitizer covers it) and, of test_cache, only
 # the damaged-entries case (its other cases rebuild every program on
-# purpose: six minutes under valgrind); the fuzz suite runs fewer sets.
+# purpose: six minutes under valgrind); the fuzz suite runs fewer sets, and
+# suites that read CLT_TEST_QUICK fewer cases.
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -22,6 +23,7 @@ export CLT_CACHE_DIR="$PWD/$build/test-cache"
 export CLT_TEST_TMP="$PWD/$build/test-tmp"
 export CLT_FUZZ_ITERS="${CLT_FUZZ_ITERS:-10000}"
 export CLT_FUZZ_RUNS="${CLT_FUZZ_RUNS:-30}"
+export CLT_TEST_QUICK=1
 status=0
 for t in $suites; do
     name=${t%%:*}
