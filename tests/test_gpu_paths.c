@@ -128,6 +128,20 @@ static void check_cpu_case(clt_context_t ctx, const ref_conv *r)
         check_pass(ctx, r, CLT_CONV_BACKWARD_DATA, CLT_CONV_ALGO_WINOGRAD_F4X3);
 }
 
+/* A context on this device if it is a CPU (NULL otherwise), its programs
+ * not built yet, so that their settings may still be changed. */
+static clt_context_t cpu_context(void)
+{
+    clt_context_options opt = {.cache = CLT_CACHE_OFF};
+    clt_context_t ctx = NULL;
+    TU_OK(NULL, clt_context_create(&opt, &ctx));
+    if (!ctx->is_cpu) {
+        clt_context_destroy(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
 /* The tiles of CPUs with other vector widths (cl/gemm.cl, cl/conv_cpu.cl;
  * gemm_cpu.c picks them from the native float width): 16 (AVX-512) as 8
  * rows of two float16s, 4 (SSE, NEON) as 6 rows of two float4s, forced on
@@ -139,13 +153,9 @@ static void test_other_cpu_widths(void **state)
     (void)state;
     const int tiles[][3] = {{16, 8, 2}, {4, 6, 2}}; /* width, rows, vectors per row */
     for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++) {
-        clt_context_options opt = {.cache = CLT_CACHE_OFF};
-        clt_context_t ctx = NULL;
-        TU_OK(NULL, clt_context_create(&opt, &ctx));
-        if (!ctx->is_cpu) {
-            clt_context_destroy(ctx);
+        clt_context_t ctx = cpu_context();
+        if (!ctx)
             skip();
-        }
         ctx->gemm.vw = tiles[t][0];
         ctx->gemm.mr = tiles[t][1];
         ctx->gemm.nv = tiles[t][2];
@@ -216,13 +226,9 @@ static void test_gpu_shaped_kernels(void **state)
 static void test_winograd_k_slices(void **state)
 {
     (void)state;
-    clt_context_options opt = {.cache = CLT_CACHE_OFF};
-    clt_context_t ctx = NULL;
-    TU_OK(NULL, clt_context_create(&opt, &ctx));
-    if (!ctx->is_cpu) {
-        clt_context_destroy(ctx);
+    clt_context_t ctx = cpu_context();
+    if (!ctx)
         skip();
-    }
     ctx->cache_bytes = 4096;
     const ref_conv cases[] = {{2, 5, 9, 11, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1},
                               {3, 16, 7, 7, 20, 3, 3, 0, 2, 1, 1, 1, 1, 1}};
