@@ -59,8 +59,9 @@ __kernel void col2im(__global const float *col, int col_off, __global float *x, 
 
 /* im2col for CPU devices: one work-item per (output row p, channel c, image
  * n) writes that row's Q columns for every (r, s): contiguous runs a CPU
- * streams through, copied with common.h's vector row gather (element by
- * element, im2col took 18% of a stride-2 3x3 layer's time on PoCL; 14%). */
+ * streams through, copied with common.h's vector row gather (copied element
+ * by element, im2col took 18% of a stride-2 3x3 layer's time on PoCL; now
+ * 14%). */
 __kernel void im2col_rows(__global const float *x, int x_off, __global float *col, int col_off,
                           int nb, int C, int H, int W, int R, int S, int pad_h, int pad_w,
                           int stride_h, int stride_w, int dil_h, int dil_w, int P, int Q)

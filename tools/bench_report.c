@@ -85,11 +85,12 @@ static void print_summary(FILE *f, const bench_row *rows, int n, bool fastest)
         int end = i;
         double best = 0, peer[4] = {0};
         for (; end < n && rows[end].shape == rows[i].shape; end++) {
-            if (!rows[end].peer && rate(&rows[end], fastest) > best)
-                best = rate(&rows[end], fastest);
+            double g = rate(&rows[end], fastest);
+            if (!rows[end].peer && g > best)
+                best = g;
             for (int j = 0; j < np; j++)
                 if (rows[end].peer && !strcmp(rows[end].algo, peers[j]))
-                    peer[j] = rate(&rows[end], fastest);
+                    peer[j] = g;
         }
         if (best > 0) {
             shapes++;
