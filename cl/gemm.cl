@@ -8,19 +8,19 @@
  * barriers: PoCL runs those slowly, and a plain loop is what its compiler
  * turns into the register-blocked code a CPU wants.
  *
- * B is copied, GEMM_KC rows at a time, into column panels [kc][GEMM_NR]
- * (zero past n, times alpha) in a scratch region private to the work-item,
- * so the hot loop reads it contiguously whatever ldb is, and no other
- * work-item has to wait for it. A is read in place through row and k
+ * B is copied, kc rows at a time (the host's choice), into column panels
+ * [kc][GEMM_NR] (zero past n, times alpha) in a scratch region private to
+ * the work-item, so the hot loop reads it contiguously whatever ldb is,
+ * and no other work-item has to wait for it. A is read in place through row and k
  * strides when stored untransposed: each row's cache line then serves the
  * next k steps. Stored transposed, every k step would touch a new line lda
  * floats away (at lda 2048 a sixth of the speed: the lines collide in the
  * caches), so gemm_pack_a first copies it into row panels [k][GEMM_MR].
  *
  * Generated defines (gemm_cpu.c): GEMM_VW (vector width), GEMM_MR (rows
- * per tile), GEMM_NV (vectors per tile row), GEMM_KC (k rows per B chunk),
- * GEMM_NB (column panels packed at a time, each tile of A serving them all),
- * GEMM_TLO<h>/GEMM_THI<h> (shuffle masks of a GEMM_VW x GEMM_VW transpose). */
+ * per tile), GEMM_NV (vectors per tile row), GEMM_NB (column panels packed
+ * at a time, each tile of A serving them all), GEMM_TLO<h>/GEMM_THI<h>
+ * (shuffle masks of a GEMM_VW x GEMM_VW transpose). */
 
 #define GEMM_CAT_(a, b) a##b
 #define GEMM_CAT(a, b) GEMM_CAT_(a, b)
@@ -270,9 +270,9 @@ static void prefetch_b_rows(const __global float *b, int sbk, int cols, int kc, 
 }
 
 /* Work-item (cg, g, bg) computes, for batch items bg * bpw..., column panels
- * cg * cpw... and row panels g * rpw..., through its own scratch region of
- * GEMM_NB panels of GEMM_KC * GEMM_NR floats at pk + region * GEMM_NB *
- * GEMM_KC * GEMM_NR. Row panel ip
+ * cg * cpw... and row panels g * rpw..., in chunks of kcap k rows, through
+ * its own scratch region of GEMM_NB panels of kcap * GEMM_NR floats at pk +
+ * region * GEMM_NB * kcap * GEMM_NR. Row panel ip
  * starts at a + ip * aps (GEMM_MR * sai in place, k * GEMM_MR packed), its
  * element (r, kk) at + r * sai + kk * sak. Offsets and strides count floats.
  * C = alpha * op(A) op(B), or C += alpha * op(A) op(B) when `accumulate`
@@ -284,11 +284,13 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
                          const __global float *b, int b_off, int sbk, int sbj, int b_bs,
                          __global float *c, int c_off, int ldc, int c_bs, int m, int n, int k,
                          int batch, int seg, int b_ss, int c_ss, float alpha, int accumulate,
-                         int stream, int cpw, int rpw, int bpw, __global float *pk, int pk_off)
+                         int stream, int cpw, int rpw, int bpw, int kcap, __global float *pk,
+                         int pk_off)
 {
     int cg = get_global_id(0), g = get_global_id(1), bg = get_global_id(2);
     int region = (bg * get_global_size(1) + g) * get_global_size(0) + cg;
-    pk += pk_off + region * (GEMM_NB * GEMM_KC * GEMM_NR);
+    int panel = kcap * GEMM_NR; /* floats of one packed panel */
+    pk += pk_off + region * GEMM_NB * panel;
     int mp = (m + GEMM_MR - 1) / GEMM_MR, np = (n + GEMM_NR - 1) / GEMM_NR;
     int jend = min(np, (cg + 1) * cpw), iend = min(mp, (g + 1) * rpw);
     int bend = min(batch, (bg + 1) * bpw);
@@ -300,13 +302,13 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
            serves the block's panels, which wait in L2 */
         for (int jb = cg * cpw; jb < jend; jb += GEMM_NB) {
             int panels = min(GEMM_NB, jend - jb);
-            for (int k0 = 0; k0 < k; k0 += GEMM_KC) {
-                int kc = min(GEMM_KC, k - k0);
+            for (int k0 = 0; k0 < k; k0 += kcap) {
+                int kc = min(kcap, k - k0);
                 for (int t = 0; t < panels; t++)
                     pack_b_chunk(bb, sbk, sbj, n, seg, b_ss, (jb + t) * GEMM_NR, k0, kc, alpha,
-                                 pk + t * (GEMM_KC * GEMM_NR));
+                                 pk + t * panel);
                 /* the chunk packed next: the next k0, else the next block */
-                int nk0 = k0 + GEMM_KC < k ? k0 + GEMM_KC : 0;
+                int nk0 = k0 + kcap < k ? k0 + kcap : 0;
                 int njb = nk0 ? jb : jb + GEMM_NB < jend ? jb + GEMM_NB : cg * cpw;
                 /* else the next batch item; after the last one nothing (and no
                    address past it) */
@@ -314,7 +316,7 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
                 int nbi = next_item && !last ? bi + 1 : bi;
                 const __global float *next =
                     b + b_off + nbi * b_bs + nk0 * sbk + col_at(njb * GEMM_NR, seg, b_ss);
-                int next_kc = sbj == 1 && !last ? min(GEMM_KC, k - nk0) : 0;
+                int next_kc = sbj == 1 && !last ? min(kcap, k - nk0) : 0;
                 int next_cols = min(GEMM_NB, jend - njb) * GEMM_NR;
                 /* later chunks add to what the first one stored */
                 int acc_c = k0 > 0 || accumulate;
@@ -323,7 +325,7 @@ __kernel void gemm_tiles(const __global float *a, int a_off, int aps, int sai, i
                     prefetch_b_rows(next, sbk, next_cols, next_kc, ip - g * rpw, iend - g * rpw);
                     for (int t = 0; t < panels; t++) {
                         int j0 = (jb + t) * GEMM_NR;
-                        tile(ab + ip * aps + k0 * sak, sai, sak, pk + t * (GEMM_KC * GEMM_NR), kc,
+                        tile(ab + ip * aps + k0 * sak, sai, sak, pk + t * panel, kc,
                              cb + i0 * ldc + col_at(j0, seg, c_ss), ldc, min(GEMM_MR, m - i0),
                              n - j0, c_ss == seg ? GEMM_NR : seg - j0 % seg, c_ss - seg, acc_c,
                              stream && !acc_c);

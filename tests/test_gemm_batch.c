@@ -148,7 +148,7 @@ static void test_gemm_segments(void **state)
         const batch_case cases[] = {
             {ta, 0, 13, 147, 21, 2, 1.0f, 0.0f, 1, 49},  {ta, 0, 7, 80, 30, 1, -1.0f, 1.0f, 0, 20},
             {ta, 0, 6, 64, 9, 3, 1.0f, 0.0f, 1, 32},     {ta, 0, 5, 36, 8, 2, 2.0f, 0.5f, 0, 12},
-            {ta, 0, 9, 100, 1030, 1, 1.0f, 1.0f, 1, 50},
+            {ta, 0, 9, 100, 2100, 1, 1.0f, 1.0f, 1, 50},
         };
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
             run_batch(ctx, &cases[c], 50 + c);
