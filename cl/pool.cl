@@ -157,7 +157,7 @@ static float8 pool_gather8(const __global float *row, int c0, int SW)
     if (SW == 1)
         return vload8(0, row + c0);
     if (SW == 2)
-        return vload16(0, row + c0).even;
+        return clt_even8(row + c0);
     float v[8];
     for (int i = 0; i < 8; i++)
         v[i] = row[c0 + i * SW];
