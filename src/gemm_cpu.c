@@ -227,14 +227,16 @@ clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g)
                               CLT_ARG_INT(g->m), CLT_ARG_INT(g->n), CLT_ARG_INT(g->batch),
                               CLT_ARG_FLOAT(g->beta)));
     }
-    /* A C of an eighth of the last-level cache or more is stored past it
-     * when one chunk covers k (PoCL, 1x1 layers with 6-13 MiB outputs:
-     * 1.1-1.3x; mixed at 0.5-3 MiB, where it is kept), and from a 64th on
-     * when k <= 128, where a tile's stores weigh most against its 128 or
-     * fewer multiply-adds per output (c64 56x56 -> k64, 3.2 MiB: best of
-     * 40-60 calls 1.1-1.3x, one core or two) */
+    /* A C of a 16th of the last-level cache or more is stored past it when
+     * one chunk covers k (PoCL, 1x1 layers with 6-13 MiB outputs: 1.1-1.3x;
+     * at 3.2 MiB, k 256-512, 1.02-1.08x in every percentile, contexts
+     * alternated call by call; at 0.8-1.6 MiB on a par or 1-3% below, so
+     * kept), and from a 64th on when k <= 128, where a tile's stores weigh
+     * most against its 128 or fewer multiply-adds per output (c64 56x56 ->
+     * k64, 3.2 MiB: best of 40-60 calls 1.1-1.3x, one core or two). The
+     * next layer then reads C from memory, which the bench does not see. */
     size_t c_bytes = g->m * g->n * g->batch * sizeof(float);
-    size_t big = (size_t)(ctx->cache_bytes / (g->k <= 128 ? 64 : 8));
+    size_t big = (size_t)(ctx->cache_bytes / (g->k <= 128 ? 64 : 16));
     int stream = g->k <= (size_t)cfg->kc && ctx->cache_bytes && c_bytes >= big;
     return CLT_LAUNCH(ctx, "gemm", "gemm_tiles", 3, p.items, one, CLT_ARG_MEM(a),
                       CLT_ARG_INT(a_off), CLT_ARG_INT(aps), CLT_ARG_INT(sai), CLT_ARG_INT(sak),
