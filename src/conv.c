@@ -321,21 +321,28 @@ clt_status clt_conv2d_check(clt_context_t ctx, const clt_conv2d_desc *d, clt_con
     return resolve(ctx, d, op, algo, &impl);
 }
 
-/* The most images per pass whose workspace fits in `bytes` (0 if none). */
-static int chunk_for(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_conv_op op,
-                     size_t bytes)
+static size_t hot_workspace(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_conv_op op,
+                            int images)
 {
-    if (bytes > WORKSPACE_INDEX_LIMIT)
-        bytes = WORKSPACE_INDEX_LIMIT;
-    if (workspace(impl, d, op, d->n) <= bytes)
+    return impl->hot_workspace ? impl->hot_workspace(d, op, images)
+                               : workspace(impl, d, op, images);
+}
+
+typedef size_t (*size_fn)(const clt__conv_impl *, const clt_conv2d_desc *, clt_conv_op, int);
+
+/* The most images per pass whose size(images) fits in `bytes` (0 if none). */
+static int most_images(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_conv_op op,
+                       size_t bytes, size_fn size)
+{
+    if (size(impl, d, op, d->n) <= bytes)
         return d->n;
-    int lo = 0, hi = d->n; /* workspace(lo) fits, workspace(hi) does not */
-    if (workspace(impl, d, op, 1) > bytes)
+    int lo = 0, hi = d->n; /* size(lo) fits, size(hi) does not */
+    if (size(impl, d, op, 1) > bytes)
         return 0;
     lo = 1;
     while (hi - lo > 1) {
         int mid = lo + (hi - lo) / 2;
-        if (workspace(impl, d, op, mid) <= bytes)
+        if (size(impl, d, op, mid) <= bytes)
             lo = mid;
         else
             hi = mid;
@@ -343,30 +350,43 @@ static int chunk_for(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_c
     return lo;
 }
 
+/* The most images per pass whose workspace fits in `bytes` (0 if none). */
+static int chunk_for(const clt__conv_impl *impl, const clt_conv2d_desc *d, clt_conv_op op,
+                     size_t bytes)
+{
+    return most_images(impl, d, op, bytes < WORKSPACE_INDEX_LIMIT ? bytes : WORKSPACE_INDEX_LIMIT,
+                       workspace);
+}
+
 /* On CPUs a chunk of images whose column matrix stays in the last-level
  * cache beats one pass over the batch (PoCL, 2026-11: 15-45% on small
  * layers, even on large ones); GPUs take the batch whole. The limit is on
- * what grows with the chunk: a part all chunks share (Winograd's filters,
- * 36 K C floats for F(4,3)) is read again by every chunk, and counting it
- * cut F(4,3) at c256 14x14 (9.4 MB of filters) to one image per chunk. */
-static size_t workspace_limit(clt_context_t ctx, const clt__conv_impl *impl,
-                              const clt_conv2d_desc *d, clt_conv_op op)
+ * what grows with the chunk and is read back hot: a part all chunks share
+ * (Winograd's filters, 36 K C floats for F(4,3)) is read again by every
+ * chunk, and counting it cut F(4,3) at c256 14x14 (9.4 MB of filters) to
+ * one image per chunk; im2col's K x (nb P Q) matrix, which clt's CPU GEMM
+ * leaves unused, counted, cut c256 56x56 -> k512 stride 2 to one image per
+ * pass (the whole batch: 1.18x). 0: no limit. */
+static size_t hot_limit(clt_context_t ctx, const clt__conv_impl *impl, const clt_conv2d_desc *d,
+                        clt_conv_op op)
 {
     if (!ctx->is_cpu || ctx->cache_bytes < ((cl_ulong)1 << 20))
-        return WORKSPACE_LIMIT;
-    size_t shared = workspace(impl, d, op, 0), limit = (size_t)(ctx->cache_bytes / 8);
+        return 0;
+    size_t shared = hot_workspace(impl, d, op, 0), limit = (size_t)(ctx->cache_bytes / 8);
     if (limit >= WORKSPACE_LIMIT || shared > WORKSPACE_LIMIT - limit)
-        return WORKSPACE_LIMIT;
+        return 0;
     return shared + limit;
 }
 
 static size_t default_workspace(clt_context_t ctx, const clt__conv_impl *impl,
                                 const clt_conv2d_desc *d, clt_conv_op op)
 {
-    size_t limit = workspace_limit(ctx, impl, d, op), full = workspace(impl, d, op, d->n);
-    if (full <= limit)
-        return full;
-    int nb = chunk_for(impl, d, op, limit);
+    int nb = chunk_for(impl, d, op, WORKSPACE_LIMIT);
+    size_t hot = hot_limit(ctx, impl, d, op);
+    if (hot) {
+        int fit = most_images(impl, d, op, hot, hot_workspace);
+        nb = fit < nb ? fit : nb;
+    }
     return workspace(impl, d, op, nb > 0 ? nb : 1);
 }
 

@@ -31,6 +31,19 @@ static size_t workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)
     return floats * sizeof(float);
 }
 
+/* What a chunk reads back hot on CPUs: the column matrix, and for the
+ * weight gradient dY gathered too; forward and backward data take y and
+ * dy as they lie there (clt's GEMM takes the images as segments). */
+static size_t hot_workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)
+{
+    if (op == CLT_CONV_BACKWARD_WEIGHTS)
+        return workspace(d, op, images);
+    int p, q;
+    clt__conv_out_hw(d, &p, &q);
+    size_t cols = (size_t)images * p * q;
+    return col_rows(d) * cols * sizeof(float);
+}
+
 /* Where the K x (nb P Q) matrix of chunk n0 lives: in y/dy itself when
  * nb == 1, else after the column matrix in the workspace. */
 static void kmat(const clt__conv_args *a, clt_buf t, int n0, int nb, cl_mem *mem, size_t *off)
@@ -209,6 +222,7 @@ static clt_status backward_weights(clt_context_t ctx, const clt__conv_args *a)
 const clt__conv_impl clt__conv_im2col = {
     .algo = CLT_CONV_ALGO_IM2COL_GEMM,
     .workspace = workspace,
+    .hot_workspace = hot_workspace,
     .forward = forward,
     .backward_data = backward_data,
     .backward_weights = backward_weights,

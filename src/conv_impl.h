@@ -27,6 +27,10 @@ typedef struct clt__conv_impl {
     /* Workspace bytes for pass `op` over `images` images of the batch.
      * NULL: none. */
     size_t (*workspace)(const clt_conv2d_desc *d, clt_conv_op op, int images);
+    /* The part of that workspace a pass reads back while it may still be
+     * in the cache, which CPUs size their chunks of images by (a part the
+     * kernels there never touch left out). NULL: all of it. */
+    size_t (*hot_workspace)(const clt_conv2d_desc *d, clt_conv_op op, int images);
     clt_status (*forward)(clt_context_t ctx, const clt__conv_args *a);
     clt_status (*backward_data)(clt_context_t ctx, const clt__conv_args *a);
     clt_status (*backward_weights)(clt_context_t ctx, const clt__conv_args *a);
