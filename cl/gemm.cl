@@ -11,9 +11,9 @@
  * B is copied, kc rows at a time (the host's choice), into column panels
  * [kc][GEMM_NR] (zero past n, times alpha) in a scratch region private to
  * the work-item, so the hot loop reads it contiguously whatever ldb is,
- * and no other work-item has to wait for it. A is read in place through row and k
- * strides when stored untransposed: each row's cache line then serves the
- * next k steps. Stored transposed, every k step would touch a new line lda
+ * and no other work-item has to wait for it. A is read in place through
+ * row and k strides when stored untransposed: each row's cache line then
+ * serves the next k steps. Stored transposed, every k step would touch a new line lda
  * floats away (at lda 2048 a sixth of the speed: the lines collide in the
  * caches), so gemm_pack_a first copies it into row panels [k][GEMM_MR].
  *

@@ -19,14 +19,20 @@ static size_t col_rows(const clt_conv2d_desc *d)
     return (size_t)d->c * d->kernel_h * d->kernel_w;
 }
 
+/* The columns of a chunk's matrices: nb P Q. */
+static size_t chunk_cols(const clt_conv2d_desc *d, int images)
+{
+    int p, q;
+    clt__conv_out_hw(d, &p, &q);
+    return (size_t)images * p * q;
+}
+
 /* Every pass: a (C R S) x (nb P Q) column matrix, plus a K x (nb P Q) one
  * for Y or dY unless nb == 1, where y or dy serve as they lie. */
 static size_t workspace(const clt_conv2d_desc *d, clt_conv_op op, int images)
 {
     (void)op;
-    int p, q;
-    clt__conv_out_hw(d, &p, &q);
-    size_t cols = (size_t)images * p * q;
+    size_t cols = chunk_cols(d, images);
     size_t floats = col_rows(d) * cols + (images > 1 ? (size_t)d->k * cols : 0);
     return floats * sizeof(float);
 }
@@ -38,10 +44,7 @@ static size_t hot_workspace(const clt_conv2d_desc *d, clt_conv_op op, int images
 {
     if (op == CLT_CONV_BACKWARD_WEIGHTS)
         return workspace(d, op, images);
-    int p, q;
-    clt__conv_out_hw(d, &p, &q);
-    size_t cols = (size_t)images * p * q;
-    return col_rows(d) * cols * sizeof(float);
+    return col_rows(d) * chunk_cols(d, images) * sizeof(float);
 }
 
 /* Where the K x (nb P Q) matrix of chunk n0 lives: in y/dy itself when
