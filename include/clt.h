@@ -29,13 +29,16 @@
  * overlap (an application sharing one serialises its calls). Different
  * contexts are independent and may be used at the same time from different
  * threads, on the same device or not; they may share one binary cache
- * directory, as may several processes. Functions that take no context
- * (clt_status_string, clt_devices_list, clt_conv2d_output_shape, ...) are
- * safe from any thread; clt_context_last_error(NULL) is per thread. The log
- * callback runs on the thread that made the call. clt reads its environment
- * variables (CLT_DEVICE, CLT_CACHE, CLT_CACHE_DIR, CLT_LOG,
- * CLT_BUILD_OPTIONS) when a context is created; the application must not
- * change them from another thread meanwhile.
+ * directory, as may several processes. (On PoCL, whose kernel cache mixes
+ * up one program's launches from two contexts, each context alive at the
+ * same time as others builds and caches its own copy of the programs, once.)
+ * Functions that take no context (clt_status_string, clt_devices_list,
+ * clt_conv2d_output_shape, ...) are safe from any thread;
+ * clt_context_last_error(NULL) is per thread. The log callback runs on the
+ * thread that made the call. clt reads its environment variables
+ * (CLT_DEVICE, CLT_CACHE, CLT_CACHE_DIR, CLT_LOG, CLT_BUILD_OPTIONS) when a
+ * context is created; the application must not change them from another
+ * thread meanwhile.
  */
 #ifndef CLT_H
 #define CLT_H

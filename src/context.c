@@ -246,6 +246,7 @@ static clt_status context_init(clt_context_t ctx, const clt_context_options *opt
     ctx->log_user = opt->log_user;
     ctx->log_level = parse_log_level(getenv("CLT_LOG"));
     ctx->is_cpu = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    clt__instance_take(ctx);
     clt__conv_igemm_init(ctx);
     clGetDeviceInfo(ctx->device, CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, sizeof ctx->cache_bytes,
                     &ctx->cache_bytes, NULL);
@@ -256,9 +257,10 @@ static clt_status context_init(clt_context_t ctx, const clt_context_options *opt
     CLT__CHECK(
         clt__cache_dir_resolve(opt, ctx->cache_dir, sizeof ctx->cache_dir, &ctx->cache_enabled));
     CLT__CHECK(clt__gemm_cpu_init(ctx));
-    clt__log(ctx, CLT_LOG_INFO, "device %d:%d \"%s\", cache %s, GEMM %s", ctx->info.platform_index,
-             ctx->info.device_index, ctx->info.name, ctx->cache_enabled ? ctx->cache_dir : "off",
-             ctx->gemm.own ? "clt" : "CLBlast");
+    clt__log(ctx, CLT_LOG_INFO, "device %d:%d \"%s\", cache %s, GEMM %s, instance %d",
+             ctx->info.platform_index, ctx->info.device_index, ctx->info.name,
+             ctx->cache_enabled ? ctx->cache_dir : "off", ctx->gemm.own ? "clt" : "CLBlast",
+             ctx->instance);
     return CLT_STATUS_SUCCESS;
 }
 
@@ -367,6 +369,7 @@ void clt_context_destroy(clt_context_t ctx)
     if (ctx->queue)
         clFinish(ctx->queue);
     clt__programs_release(ctx);
+    clt__instance_give(ctx);
     clt__perfdb_release(ctx);
     for (int i = 0; i < CLT__SCRATCH_SLOTS; i++)
         if (ctx->scratch[i])

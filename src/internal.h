@@ -41,6 +41,8 @@ struct clt_context {
     cl_command_queue queue;
     clt_device_info info;
     bool is_cpu;
+    int instance;         /* programs of instance n > 0 differ (instance.c) */
+    bool instance_held;   /* instance is taken from the process-wide pool */
     int igemm_ok;         /* -1 not yet asked; else whether conv_igemm runs here */
     int igemm_use;        /* CLT_IGEMM at creation: 0 never, 1 always, -1 where it wins */
     cl_ulong cache_bytes; /* CL_DEVICE_GLOBAL_MEM_CACHE_SIZE */
@@ -182,6 +184,11 @@ clt_status clt__program_get(clt_context_t ctx, const char *name, cl_program *out
 clt_status clt__kernel_get(clt_context_t ctx, const char *program, const char *kernel,
                            cl_kernel *out);
 void clt__programs_release(clt_context_t ctx);
+
+/* A process-wide instance number for a context on PoCL (0 elsewhere), given
+ * back when the context is destroyed; see instance.c for why. */
+void clt__instance_take(clt_context_t ctx);
+void clt__instance_give(clt_context_t ctx);
 void clt__perfdb_release(clt_context_t ctx);
 
 /* Test hook: replaces the source of one program (NULL restores the embedded

@@ -39,16 +39,20 @@ static const struct {
     {"conv_cpu", clt__conv_cpu_defines},
 };
 
-/* Facts about the device that every kernel may specialise on, then the
- * program's own. Returns the length, or -1 when `cap` is too small. */
+/* Facts about the device that every kernel may specialise on, the context's
+ * instance number (instance.c), then the program's own. Returns the length,
+ * or -1 when `cap` is too small. */
 static int write_defines(clt_context_t ctx, const char *name, char *out, size_t cap)
 {
+    char instance[48] = ""; /* instance 0's programs are what a lone context builds */
+    if (ctx->instance > 0)
+        snprintf(instance, sizeof instance, "#define CLT_INSTANCE %d\n", ctx->instance);
     int n = snprintf(out, cap,
                      "#define CLT_VERSION %d\n"
                      "#define CLT_DEVICE_IS_CPU %d\n"
-                     "#define CLT_DEVICE_IS_GPU %d\n",
+                     "#define CLT_DEVICE_IS_GPU %d\n%s",
                      CLT_VERSION_MAJOR * 10000 + CLT_VERSION_MINOR * 100 + CLT_VERSION_PATCH,
-                     ctx->is_cpu ? 1 : 0, (ctx->info.type & CL_DEVICE_TYPE_GPU) ? 1 : 0);
+                     ctx->is_cpu ? 1 : 0, (ctx->info.type & CL_DEVICE_TYPE_GPU) ? 1 : 0, instance);
     for (size_t i = 0; i < sizeof program_defines / sizeof program_defines[0]; i++)
         if (n >= 0 && (size_t)n < cap && !strcmp(program_defines[i].program, name)) {
             int more = program_defines[i].write(ctx, out + n, cap - (size_t)n);

@@ -8,6 +8,10 @@
  * builds, cache writes and CLBlast's first compilations overlap too. The CI
  * runs this suite under ThreadSanitizer (-DCLT_TSAN=ON).
  *
+ * A second test has the threads launch one kernel with grids that grow and
+ * differ between them, which PoCL's own kernel cache gets wrong unless clt
+ * keeps the programs of live contexts apart (src/instance.c).
+ *
  * CMocka's checks are not thread-safe (they longjmp): workers record their
  * first failure as text and the main thread fails the test with it. */
 #define _POSIX_C_SOURCE 200809L
@@ -24,7 +28,7 @@
 typedef struct worker {
     pthread_t thread;
     pthread_barrier_t *start;
-    int id, iters;
+    int id, iters, threads;
     const char *cache_dir;
     clt_context_t ctx;
     uint64_t rng;
@@ -80,11 +84,17 @@ static cl_mem upload(worker *w, const void *host, size_t n, size_t bytes)
     return m;
 }
 
+/* Reads n floats of m from float index `at`. */
+static bool download_at(worker *w, cl_mem m, size_t at, float *host, size_t n)
+{
+    cl_int err = clEnqueueReadBuffer(clt_context_queue(w->ctx), m, CL_TRUE, at * sizeof *host,
+                                     n * sizeof *host, host, 0, NULL, NULL);
+    return err == CL_SUCCESS || failed(w, "clEnqueueReadBuffer: %d", (int)err);
+}
+
 static bool download(worker *w, cl_mem m, void *host, size_t bytes)
 {
-    cl_int err =
-        clEnqueueReadBuffer(clt_context_queue(w->ctx), m, CL_TRUE, 0, bytes, host, 0, NULL, NULL);
-    return err == CL_SUCCESS || failed(w, "clEnqueueReadBuffer: %d", (int)err);
+    return download_at(w, m, 0, host, bytes / sizeof(float));
 }
 
 /* Reads n floats of m and compares them with want (|err| <= atol + rtol |want|). */
@@ -356,30 +366,19 @@ static void fresh_cache_dir(char *out, size_t cap)
     assert_non_null(mkdtemp(out));
 }
 
-static void test_contexts_in_parallel(void **state)
+/* Runs fn on n workers that share a start barrier and a cache directory,
+ * then fails the test with the first error any of them recorded. */
+static void run_workers(worker *w, int n, int iters, const char *dir, void *(*fn)(void *))
 {
-    (void)state;
-    clt_context_t probe = NULL;
-    if (tu_context(&probe) != 0)
-        skip();
-    clt_context_destroy(probe);
-    char dir[512];
-    fresh_cache_dir(dir, sizeof dir);
-    int n = env_int("CLT_THREADS", 4), iters = env_int("CLT_THREADS_ITERS", 3);
-    worker *w = calloc((size_t)n, sizeof *w);
-    assert_non_null(w);
     pthread_barrier_t start;
     assert_int_equal(pthread_barrier_init(&start, NULL, (unsigned)n), 0);
     for (int i = 0; i < n; i++) {
-        w[i] = (worker){.start = &start, .id = i, .iters = iters, .cache_dir = dir};
+        w[i] = (worker){.start = &start, .id = i, .iters = iters, .threads = n, .cache_dir = dir};
         w[i].rng = 0x1234567ull + 7919ull * (uint64_t)i;
-        assert_int_equal(pthread_create(&w[i].thread, NULL, work, &w[i]), 0);
+        assert_int_equal(pthread_create(&w[i].thread, NULL, fn, &w[i]), 0);
     }
-    int checked = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         pthread_join(w[i].thread, NULL);
-        checked += w[i].checked;
-    }
     pthread_barrier_destroy(&start);
     for (int i = 0; i < n; i++)
         if (w[i].error[0]) {
@@ -388,29 +387,168 @@ static void test_contexts_in_parallel(void **state)
             free(w);
             fail_msg("%s", msg);
         }
+}
+
+static bool have_device(void)
+{
+    clt_context_t probe = NULL;
+    if (tu_context(&probe) != 0)
+        return false;
+    clt_context_destroy(probe);
+    return true;
+}
+
+static void test_contexts_in_parallel(void **state)
+{
+    (void)state;
+    if (!have_device())
+        skip();
+    char dir[512];
+    fresh_cache_dir(dir, sizeof dir);
+    int n = env_int("CLT_THREADS", 4), iters = env_int("CLT_THREADS_ITERS", 3);
+    worker *w = calloc((size_t)n, sizeof *w);
+    assert_non_null(w);
+    run_workers(w, n, iters, dir, work);
+    int checked = 0;
+    for (int i = 0; i < n; i++) {
+        assert_true(w[i].checked > 0);
+        checked += w[i].checked;
+    }
+    free(w);
     print_message("%d threads x %d iterations: %d results equal to the host reference\n", n, iters,
                   checked);
-    for (int i = 0; i < n; i++)
-        assert_true(w[i].checked > 0);
-    free(w);
 
-    /* the cache the threads filled together holds only sound entries: each
-     * program they built loads from it (the others are built now) */
+    /* the cache the threads filled together holds only sound entries: as
+     * many contexts, alive at once, load every program the threads built from
+     * it (and build the others). On PoCL each live context has programs of
+     * its own (instance.c), so together they hit each entry once. */
     int entries = count_entries(dir);
-    clt_context_options opt = {.cache_dir = dir};
-    clt_context_t ctx = NULL;
-    TU_OK(NULL, clt_context_create(&opt, &ctx));
-    clt_load_stats s;
-    TU_OK(ctx, clt_context_load_kernels(ctx, &s));
     assert_true(entries > 0);
-    assert_int_equal(s.cache_hits, entries);
-    assert_int_equal(s.cache_misses, s.programs - entries);
-    clt_context_destroy(ctx);
+    clt_context_t *ctx = calloc((size_t)n, sizeof *ctx);
+    assert_non_null(ctx);
+    clt_context_options opt = {.cache_dir = dir};
+    int hits = 0;
+    bool pocl = false;
+    for (int i = 0; i < n; i++) {
+        TU_OK(NULL, clt_context_create(&opt, &ctx[i]));
+        clt_load_stats s;
+        TU_OK(ctx[i], clt_context_load_kernels(ctx[i], &s));
+        assert_int_equal(s.cache_hits + s.cache_misses, s.programs);
+        clt_device_info info;
+        TU_OK(ctx[i], clt_context_device_info(ctx[i], &info));
+        pocl = strstr(info.platform_name, "Portable Computing Language") != NULL;
+        if (!pocl)
+            assert_int_equal(s.cache_hits, entries);
+        hits += s.cache_hits;
+    }
+    if (pocl)
+        assert_int_equal(hits, entries);
+    for (int i = 0; i < n; i++)
+        clt_context_destroy(ctx[i]);
+    free(ctx);
+}
+
+/* ---- one kernel, grids that grow and differ between the threads ---- */
+
+enum { FILL_STEP = 4096, FILL_ROUNDS = 100 };
+
+/* Round r fills the first fill_size(w, r) floats with r + 1: a grid wider
+ * than any before it, in this thread and the others. */
+static size_t fill_size(const worker *w, int r)
+{
+    return (size_t)FILL_STEP * (size_t)(w->id + 1 + w->threads * r);
+}
+
+/* Reads y[i] and checks it. */
+static bool expect_at(worker *w, cl_mem m, size_t i, float want, int r)
+{
+    float got;
+    if (!download_at(w, m, i, &got, 1))
+        return false;
+    return got == want ||
+           failed(w, "round %d: y[%zu] = %g, want %g", r, i, (double)got, (double)want);
+}
+
+static void *fill_work(void *arg)
+{
+    worker *w = arg;
+    size_t most = fill_size(w, FILL_ROUNDS - 1);
+    clt_context_options opt = {.cache_dir = w->cache_dir};
+    bool good = ok(w, clt_context_create(&opt, &w->ctx), "clt_context_create");
+    /* left uninitialised: PoCL then allocates it at the first launch, which
+     * keeps the threads' first launches in flight together more often */
+    cl_int err = CL_SUCCESS;
+    cl_mem m = good ? clCreateBuffer(clt_context_cl_context(w->ctx), CL_MEM_READ_WRITE,
+                                     most * sizeof(float), NULL, &err)
+                    : NULL;
+    good = good && (err == CL_SUCCESS || failed(w, "clCreateBuffer: %d", (int)err));
+    for (int r = 0; r < FILL_ROUNDS; r++) {
+        /* each round's launches, wider than any before, start together; every
+         * thread reaches every barrier, failed or not */
+        pthread_barrier_wait(w->start);
+        size_t n = fill_size(w, r);
+        good = good && m &&
+               ok(w, clt_fill(w->ctx, (clt_buf){m, 0}, n, (float)(r + 1)), "clt_fill") &&
+               expect_at(w, m, n - 1, (float)(r + 1), r);
+        w->checked += good;
+    }
+    float *got = good ? malloc(most * sizeof *got) : NULL;
+    good = got && download(w, m, got, most * sizeof *got);
+    for (size_t i = 0; good && i < most; i++) /* all of the last round's fill */
+        if (got[i] != (float)FILL_ROUNDS)
+            good = failed(w, "after round %d: y[%zu] = %g", FILL_ROUNDS - 1, i, (double)got[i]);
+    if (m)
+        clReleaseMemObject(m);
+    free(got);
+    clt_context_destroy(w->ctx);
+    return NULL;
+}
+
+/* n contexts alive at once (as the threads' will be) each fill a few floats,
+ * which puts every thread's program in the cache: loading it is then quick
+ * and alike for all, and the threads' first launches overlap. */
+static void warm_fill(const char *dir, int n)
+{
+    clt_context_options opt = {.cache_dir = dir};
+    clt_context_t *ctx = calloc((size_t)n, sizeof *ctx);
+    assert_non_null(ctx);
+    for (int i = 0; i < n; i++) {
+        TU_OK(NULL, clt_context_create(&opt, &ctx[i]));
+        cl_int err;
+        cl_mem m =
+            clCreateBuffer(clt_context_cl_context(ctx[i]), CL_MEM_READ_WRITE, 64, NULL, &err);
+        assert_int_equal(err, CL_SUCCESS);
+        TU_OK(ctx[i], clt_fill(ctx[i], (clt_buf){m, 0}, 16, 0.0f));
+        TU_OK(ctx[i], clt_finish(ctx[i]));
+        clReleaseMemObject(m);
+    }
+    for (int i = 0; i < n; i++)
+        clt_context_destroy(ctx[i]);
+    free(ctx);
+}
+
+static void test_growing_launches_in_parallel(void **state)
+{
+    (void)state;
+    if (!have_device())
+        skip();
+    char dir[512];
+    fresh_cache_dir(dir, sizeof dir);
+    int n = env_int("CLT_THREADS", 4);
+    warm_fill(dir, n);
+    worker *w = calloc((size_t)n, sizeof *w);
+    assert_non_null(w);
+    run_workers(w, n, FILL_ROUNDS, dir, fill_work);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(w[i].checked, FILL_ROUNDS);
+    free(w);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        /* first, while PoCL has loaded no kernel of this process */
+        cmocka_unit_test(test_growing_launches_in_parallel),
         cmocka_unit_test(test_contexts_in_parallel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
