@@ -8,9 +8,11 @@
  * builds, cache writes and CLBlast's first compilations overlap too. The CI
  * runs this suite under ThreadSanitizer (-DCLT_TSAN=ON).
  *
- * A second test has the threads launch one kernel with grids that grow and
- * differ between them, which PoCL's own kernel cache gets wrong unless clt
- * keeps the programs of live contexts apart (src/instance.c).
+ * Two more tests: the threads create the process's first contexts at once
+ * (the ICD loader and PoCL set themselves up then, which clt serialises),
+ * and they launch one kernel with grids that grow and differ between them,
+ * which PoCL's own kernel cache gets wrong unless clt keeps the programs of
+ * live contexts apart (src/instance.c).
  *
  * CMocka's checks are not thread-safe (they longjmp): workers record their
  * first failure as text and the main thread fails the test with it. */
@@ -33,6 +35,7 @@ typedef struct worker {
     clt_context_t ctx;
     uint64_t rng;
     int checked;     /* results compared with the reference */
+    bool no_device;  /* no usable OpenCL device: nothing to test */
     char error[600]; /* the first failure; "" when none */
 } worker;
 
@@ -389,6 +392,49 @@ static void run_workers(worker *w, int n, int iters, const char *dir, void *(*fn
         }
 }
 
+/* ---- the process's first contexts, made at once ---- */
+
+/* The ICD loader and PoCL set themselves up on the process's first OpenCL
+ * calls; clt must not let several threads make those at once (context.c).
+ * This test runs first, so that its threads' contexts are those calls. */
+static void *first_context_work(void *arg)
+{
+    worker *w = arg;
+    pthread_barrier_wait(w->start);
+    clt_status st = clt_context_create(NULL, &w->ctx);
+    if (st == CLT_STATUS_DEVICE_NOT_FOUND) {
+        int count = 0; /* the setup is over by now: is there really none? */
+        clt_device_info info[8];
+        w->no_device = clt_devices_list(info, 8, &count) == CLT_STATUS_SUCCESS && count == 0;
+    }
+    if (w->no_device || !ok(w, st, "clt_context_create"))
+        return NULL;
+    double want[16];
+    for (int i = 0; i < 16; i++)
+        want[i] = 2.5;
+    cl_mem m = upload(w, NULL, 16, sizeof(float));
+    if (m && ok(w, clt_fill(w->ctx, (clt_buf){m, 0}, 16, 2.5f), "clt_fill"))
+        expect(w, "fill", m, want, 16, 0, 0);
+    release(&m, 1);
+    clt_context_destroy(w->ctx);
+    return NULL;
+}
+
+static void test_first_contexts_in_parallel(void **state)
+{
+    (void)state;
+    int n = env_int("CLT_THREADS", 4);
+    worker *w = calloc((size_t)n, sizeof *w);
+    assert_non_null(w);
+    run_workers(w, n, 1, NULL, first_context_work);
+    bool none = w[0].no_device;
+    for (int i = 0; i < n; i++)
+        assert_int_equal(w[i].checked, none ? 0 : 1);
+    free(w);
+    if (none)
+        skip();
+}
+
 static bool have_device(void)
 {
     clt_context_t probe = NULL;
@@ -547,7 +593,8 @@ static void test_growing_launches_in_parallel(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        /* first, while PoCL has loaded no kernel of this process */
+        /* first: its threads make the process's first OpenCL calls */
+        cmocka_unit_test(test_first_contexts_in_parallel),
         cmocka_unit_test(test_growing_launches_in_parallel),
         cmocka_unit_test(test_contexts_in_parallel),
     };
