@@ -30,10 +30,11 @@
 #define GEMM_NR (GEMM_VW * GEMM_NV)
 #define GEMM_UVEC GEMM_CAT(uint, GEMM_VW)
 
-/* A hint to fetch a cache line ahead of use, where the compiler has one
- * (clang's; PoCL's prefetch() is empty); elsewhere nothing. Prefetches
- * never fault, so addresses past a buffer's end are harmless. */
-#if defined(__has_builtin)
+/* A hint to fetch a cache line ahead of use, on CPUs whose compiler has one
+ * (clang's; PoCL's prefetch() is empty); elsewhere nothing. GPUs don't need
+ * it, and NVIDIA's older clang rejects a __global pointer for its void *.
+ * Prefetches never fault, so addresses past a buffer's end are harmless. */
+#if CLT_DEVICE_IS_CPU && defined(__has_builtin)
 #if __has_builtin(__builtin_prefetch)
 #define GEMM_PREFETCH(p) __builtin_prefetch(p)
 #endif
@@ -75,13 +76,22 @@ __kernel void gemm_pack_a(const __global float *a, int a_off, int sai, int sak, 
             }
 }
 
-/* C *= beta over m x n of each batch item (for beta other than 0 and 1). */
-__kernel void gemm_scale_c(__global float *c, int c_off, int ldc, int c_bs, int m, int n, int batch,
-                           float beta)
+/* Where column j of op(B) or C lies when the columns come in runs of seg,
+ * run r at r * ss (the images of a convolution, each a run of its pixels);
+ * unsegmented, seg is n and j lies at j. */
+static int col_at(int j, int seg, int ss)
+{
+    return j / seg * ss + j % seg;
+}
+
+/* C *= beta over m x n of each batch item (for beta other than 0 and 1),
+ * columns in runs of seg, ss apart, as gemm_tiles has them. */
+__kernel void gemm_scale_c(__global float *c, int c_off, int ldc, int c_bs, int m, int n, int seg,
+                           int ss, int batch, float beta)
 {
     int j = get_global_id(0), i = get_global_id(1), bi = get_global_id(2);
     if (j < n && i < m && bi < batch)
-        c[c_off + bi * c_bs + i * ldc + j] *= beta;
+        c[c_off + bi * c_bs + i * ldc + col_at(j, seg, ss)] *= beta;
 }
 
 /* One step of a GEMM_VW x GEMM_VW transpose held in x[]: swaps the
@@ -108,14 +118,6 @@ static void transpose(GEMM_VEC *x)
 #endif
     butterfly(x, 2, GEMM_TLO2, GEMM_THI2);
     butterfly(x, 1, GEMM_TLO1, GEMM_THI1);
-}
-
-/* Where column j of op(B) or C lies when the columns come in runs of seg,
- * run r at r * ss (the images of a convolution, each a run of its pixels);
- * unsegmented, seg is n and j lies at j. */
-static int col_at(int j, int seg, int ss)
-{
-    return j / seg * ss + j % seg;
 }
 
 /* pack_b_chunk for B stored transposed (column j of op(B) is a run of k):

@@ -224,7 +224,9 @@ clt_status clt__gemm_cpu_run(clt_context_t ctx, const clt__gemm_desc *g)
         const size_t global[3] = {g->n, g->m, g->batch}, local[3] = {64, 1, 1};
         CLT__CHECK(CLT_LAUNCH(ctx, "gemm", "gemm_scale_c", 3, global, local, CLT_ARG_MEM(g->c),
                               CLT_ARG_INT(g->c_off), CLT_ARG_INT(ldc), CLT_ARG_INT(c_bs),
-                              CLT_ARG_INT(g->m), CLT_ARG_INT(g->n), CLT_ARG_INT(g->batch),
+                              CLT_ARG_INT(g->m), CLT_ARG_INT(g->n),
+                              CLT_ARG_INT(g->seg ? g->seg : g->n),
+                              CLT_ARG_INT(g->seg ? g->c_seg : 0), CLT_ARG_INT(g->batch),
                               CLT_ARG_FLOAT(g->beta)));
     }
     /* A C of a 16th of the last-level cache or more is stored past it when

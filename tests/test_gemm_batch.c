@@ -140,7 +140,9 @@ static void test_gemm_batch_many(void **state)
 
 /* Columns in runs (a convolution's images side by side): runs that tiles
  * straddle (49, 20), that they fill exactly (32), runs narrower than a tile
- * row (12: taken run by run), k in several chunks adding to C. */
+ * row (12: taken run by run), k in several chunks adding to C; a beta
+ * other than 0 and 1 on runs the tiles take whole (40; 12 where a tile row
+ * is 8, on GPUs), which must scale the runs and not the gaps. */
 static void test_gemm_segments(void **state)
 {
     clt_context_t ctx = tu_ctx(state);
@@ -148,7 +150,7 @@ static void test_gemm_segments(void **state)
         const batch_case cases[] = {
             {ta, 0, 13, 147, 21, 2, 1.0f, 0.0f, 1, 49},  {ta, 0, 7, 80, 30, 1, -1.0f, 1.0f, 0, 20},
             {ta, 0, 6, 64, 9, 3, 1.0f, 0.0f, 1, 32},     {ta, 0, 5, 36, 8, 2, 2.0f, 0.5f, 0, 12},
-            {ta, 0, 9, 100, 2100, 1, 1.0f, 1.0f, 1, 50},
+            {ta, 0, 9, 100, 2100, 1, 1.0f, 1.0f, 1, 50}, {ta, 0, 5, 80, 8, 2, 2.0f, 0.5f, 0, 40},
         };
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
             run_batch(ctx, &cases[c], 50 + c);

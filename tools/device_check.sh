@@ -23,7 +23,6 @@ step() { # name limit_s command...
 export CLT_DEVICE=${CLT_DEVICE:-gpu}
 nvidia-smi -L >"$out/summary.txt" 2>&1
 step devices 30 "$cltool" devices
-step conv_gpu 90 "$build/tests/test_conv"
 step bench_fwd 120 "$cltool" bench --preset resnet50 -n 32 --min-time 0.1 --max-runs 20
 step cudnn 60 python3 .device/cudnn_anchor.py 32
 for op in conv-bwd-data conv-bwd-weights; do
