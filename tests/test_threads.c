@@ -498,8 +498,8 @@ static void test_contexts_in_parallel(void **state)
         clt_device_info info;
         TU_OK(ctx[i], clt_context_device_info(ctx[i], &info));
         pocl = strstr(info.platform_name, "Portable Computing Language") != NULL;
-        if (!pocl)
-            assert_int_equal(s.cache_hits, entries);
+        if (!pocl) /* the first also stores what it built: the rest hit all */
+            assert_int_equal(s.cache_hits, i == 0 ? entries : s.programs);
         hits += s.cache_hits;
     }
     if (pocl)
