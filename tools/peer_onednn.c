@@ -28,10 +28,6 @@ int onednn_run(onednn_peer *p)
 
 int onednn_output(onednn_peer *p, float *out)
 {
-    if (p->gemm) {
-        memcpy(out, p->c, (size_t)p->gemm->m * p->gemm->n * sizeof(float));
-        return 0;
-    }
     (void)p, (void)out;
     return -1;
 }
