@@ -184,8 +184,11 @@ static bool direct_cpu_wins(clt_context_t ctx, const clt_conv2d_desc *d, clt_con
 {
     int rs = d->kernel_h * d->kernel_w, cg = d->c / d->groups, kg = d->k / d->groups;
     bool strided = d->stride_h != 1 || d->stride_w != 1;
-    if (rs == 1)
-        return false; /* GEMM_1X1, or a strided 1x1 layer: a subsample and a GEMM */
+    if (rs == 1) /* GEMM_1X1, or a strided 1x1 layer: a subsample and a GEMM; but
+                    a weight gradient of few channels: AVX-512, N 4, c64 56x56 to
+                    k64 and k256, 1.1-1.5x GEMM_1X1 */
+        return op == CLT_CONV_BACKWARD_WEIGHTS && !strided && cg <= 64 &&
+               clt__conv_cpu_weights_applies(ctx, d, p, q);
     if (op == CLT_CONV_BACKWARD_WEIGHTS)
         return cg * rs <= 256 && clt__conv_cpu_weights_applies(ctx, d, p, q);
     if (op == CLT_CONV_BACKWARD_DATA)
@@ -194,10 +197,11 @@ static bool direct_cpu_wins(clt_context_t ctx, const clt_conv2d_desc *d, clt_con
 }
 
 /* The choice without measurements (bench on PoCL and the H100, 2026-11):
- * 1x1 as plain GEMM; by DIRECT depthwise layers, tiny dot products forward
- * where a column matrix would be built, and on CPUs stride-1 layers with
- * short reductions (direct_cpu_wins); Winograd F(4,3) for 3x3 forward and
- * backward data with enough channels; im2col + GEMM elsewhere. */
+ * 1x1 as plain GEMM (weight gradients of small images as one im2col GEMM);
+ * by DIRECT depthwise layers, tiny dot products forward where a column
+ * matrix would be built, and on CPUs stride-1 layers with short reductions
+ * (direct_cpu_wins); Winograd F(4,3) for 3x3 forward and backward data with
+ * enough channels (and on CPUs enough tiles); im2col + GEMM elsewhere. */
 static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_conv_op op)
 {
     char why[8];
@@ -209,6 +213,13 @@ static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_
            im2col GEMM over the batch (1.1-1.5x forward, C >= 512, K >= 256) */
         if (!ctx->is_cpu && op == CLT_CONV_FORWARD && d->groups == 1 && d->c >= 512 && d->k >= 256)
             return CLT_CONV_ALGO_IM2COL_GEMM;
+        /* a weight gradient summed over per-image GEMMs of P Q steps each
+           lost to one GEMM over the batch at 7x7 (H100 1.3-1.4x, PoCL
+           1.1-1.4x) and was ahead from 14x14 on */
+        if (op == CLT_CONV_BACKWARD_WEIGHTS && out_p * out_q < 100)
+            return CLT_CONV_ALGO_IM2COL_GEMM;
+        if (direct_cpu_wins(ctx, d, op, out_p, out_q))
+            return CLT_CONV_ALGO_DIRECT;
         return CLT_CONV_ALGO_GEMM_1X1;
     }
     /* building a column matrix doesn't pay for tiny dot products */
@@ -219,10 +230,14 @@ static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_
        forward, 1.2-1.5x and 1.2-3.6x backward data; on PoCL (N = 4) 1.3-2.4x
        the best of DIRECT and im2col forward at 64-256 channels (56x56 to
        14x14), 1.0-1.2x at c512 7x7, 1.5-2.2x and 0.9x backward data, but
-       0.5-0.7x DIRECT at 16 -> 32 channels */
+       0.5-0.7x DIRECT at 16 -> 32 channels; on AVX-512 PoCL at c512 7x7,
+       16 tiles of 4 x 4 (N 4), 0.4-0.7x im2col forward and backward data:
+       the filter transform, a^2 K C floats written and read, outweighs a
+       GEMM that is only 16 columns wide */
     int wide = ctx->is_cpu ? 64 : 16;
+    long tiles = (long)d->n * ((out_p + 3) / 4) * ((out_q + 3) / 4);
     if (op != CLT_CONV_BACKWARD_WEIGHTS && clt__conv_winograd4.supports(d, op, why, sizeof why) &&
-        d->c >= wide && d->k >= wide)
+        d->c >= wide && d->k >= wide && (!ctx->is_cpu || tiles >= 64))
         return CLT_CONV_ALGO_WINOGRAD_F4X3;
     if (direct_cpu_wins(ctx, d, op, out_p, out_q))
         return CLT_CONV_ALGO_DIRECT;
