@@ -184,11 +184,8 @@ static bool direct_cpu_wins(clt_context_t ctx, const clt_conv2d_desc *d, clt_con
 {
     int rs = d->kernel_h * d->kernel_w, cg = d->c / d->groups, kg = d->k / d->groups;
     bool strided = d->stride_h != 1 || d->stride_w != 1;
-    if (rs == 1) /* GEMM_1X1, or a strided 1x1 layer: a subsample and a GEMM; but
-                    a weight gradient of few channels: AVX-512, N 4, c64 56x56 to
-                    k64 and k256, 1.1-1.5x GEMM_1X1 */
-        return op == CLT_CONV_BACKWARD_WEIGHTS && !strided && cg <= 64 &&
-               clt__conv_cpu_weights_applies(ctx, d, p, q);
+    if (rs == 1)
+        return false; /* GEMM_1X1, or a strided 1x1 layer: a subsample and a GEMM */
     if (op == CLT_CONV_BACKWARD_WEIGHTS)
         return cg * rs <= 256 && clt__conv_cpu_weights_applies(ctx, d, p, q);
     if (op == CLT_CONV_BACKWARD_DATA)
@@ -218,8 +215,6 @@ static clt_conv_algo heuristic(clt_context_t ctx, const clt_conv2d_desc *d, clt_
            1.1-1.4x) and was ahead from 14x14 on */
         if (op == CLT_CONV_BACKWARD_WEIGHTS && out_p * out_q < 100)
             return CLT_CONV_ALGO_IM2COL_GEMM;
-        if (direct_cpu_wins(ctx, d, op, out_p, out_q))
-            return CLT_CONV_ALGO_DIRECT;
         return CLT_CONV_ALGO_GEMM_1X1;
     }
     /* building a column matrix doesn't pay for tiny dot products */

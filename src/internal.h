@@ -26,6 +26,7 @@ typedef struct clt__gemm_cfg {
     int vw, mr, nv, kc,
         nb;    /* vector width, tile rows, vectors per tile row, k chunk, panels per block */
     int items; /* work-items to aim for, so that every core stays busy */
+    int cores; /* compute units */
 } clt__gemm_cfg;
 
 typedef struct clt__kernel_slot {

@@ -256,10 +256,10 @@ static void test_gemm_other_tiles(void **state)
 {
     (void)tu_ctx(state);
     const clt__gemm_cfg tiles[] = {
-        {true, 4, 6, 2, 1024, 1, 8},
-        {true, 16, 8, 2, 1024, 2, 8},
-        {true, 8, 6, 2, 64, 3, 8},
-        {true, 8, 4, 1, 32, 4, 3},
+        {true, 4, 6, 2, 1024, 1, 8, 1},
+        {true, 16, 8, 2, 1024, 2, 8, 8},
+        {true, 8, 6, 2, 64, 3, 8, 2},
+        {true, 8, 4, 1, 32, 4, 3, 3},
     };
     for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
         clt_context_t ctx = NULL;
