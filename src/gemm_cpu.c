@@ -165,8 +165,12 @@ static void make_plan(const clt__gemm_cfg *cfg, const clt__gemm_desc *g, plan *p
     p->b_floats = p->items[0] * p->items[1] * p->items[2] * (size_t)cfg->nb * (size_t)p->kc * nr;
     /* Stored transposed, each k step of A is lda floats away: the hot loop
      * would touch a new cache line per step, and at power-of-two lda those
-     * collide (measured: 0.15x oneDNN at 2048^3, 0.8x packed). */
-    p->pack_a = g->ta == CLT_TRANS;
+     * collide (measured: 0.15x oneDNN at 2048^3, 0.8x packed). The copy
+     * reads and writes A once more, which pays only where the tiles pass
+     * over A many times, once per block of column panels: at 4 blocks
+     * (backward data of c512 7x7 layers, N 4, n 196) unpacked ran 1.1-1.2x,
+     * at 13 on a par. */
+    p->pack_a = g->ta == CLT_TRANS && ceil_div((size_t)p->np, (size_t)cfg->nb) > 4;
     p->a_floats = p->pack_a ? g->batch * (size_t)p->mp * g->k * (size_t)cfg->mr : 0;
     /* Runs of up to 32 panels of a row per work-item, 16 rows each. */
     p->pack_items[2] = g->batch;

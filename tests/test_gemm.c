@@ -63,7 +63,10 @@ static void run_case(clt_context_t ctx, const gemm_case *t, int integer, uint64_
 static void test_gemm_transposes_odd_sizes(void **state)
 {
     clt_context_t ctx = tu_ctx(state);
-    const size_t sizes[][3] = {{1, 1, 1}, {17, 13, 29}, {33, 65, 7}, {5, 100, 31}, {64, 48, 16}};
+    /* 300 columns: A stored transposed is packed first (gemm_cpu.c), below
+       it is read in place */
+    const size_t sizes[][3] = {{1, 1, 1},    {17, 13, 29}, {33, 65, 7},
+                               {5, 100, 31}, {64, 48, 16}, {13, 300, 37}};
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
             for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
