@@ -167,10 +167,13 @@ static void make_plan(const clt__gemm_cfg *cfg, const clt__gemm_desc *g, plan *p
      * would touch a new cache line per step, and at power-of-two lda those
      * collide (measured: 0.15x oneDNN at 2048^3, 0.8x packed). The copy
      * reads and writes A once more, which pays only where the tiles pass
-     * over A many times, once per block of column panels: at 4 blocks
-     * (backward data of c512 7x7 layers, N 4, n 196) unpacked ran 1.1-1.2x,
-     * at 13 on a par. */
-    p->pack_a = g->ta == CLT_TRANS && ceil_div((size_t)p->np, (size_t)cfg->nb) > 4;
+     * over A many times, once per block of column panels, or where long
+     * runs of k steps 4 KiB apart share a few cache sets. Backward data of
+     * ResNet-50's 7x7 and 14x14/2 layers (N 4, 7 column panels: 4 blocks):
+     * unpacked 1.1-1.2x at lda 512, 2048 (k 512) and 4608, 0.67x at lda
+     * 1024 with k 2048; at 13 blocks on a par. */
+    bool aliased = g->lda % 1024 == 0 && g->k > 512;
+    p->pack_a = g->ta == CLT_TRANS && (aliased || ceil_div((size_t)p->np, (size_t)cfg->nb) > 4);
     p->a_floats = p->pack_a ? g->batch * (size_t)p->mp * g->k * (size_t)cfg->mr : 0;
     /* Runs of up to 32 panels of a row per work-item, 16 rows each. */
     p->pack_items[2] = g->batch;
