@@ -5,16 +5,6 @@
  * are rounded up to the local size, so each kernel bounds-checks its ids. */
 #define CLT_GID(d) ((int)get_global_id(d))
 
-/* For helpers that take an array of vectors: PoCL's LLVM leaves such a
- * helper out of line at float16 width and passes the array through memory
- * (GEMM's in-register transpose took 14% of a weight gradient's time, 7x
- * slower than inlined). Plain inline does not make it inline it. */
-#if defined(__clang__)
-#define CLT_INLINE inline __attribute__((always_inline))
-#else
-#define CLT_INLINE inline
-#endif
-
 /* p[0], p[2], ..., p[14]. Two vload8 joined: vload16, which compiles to the
  * same instructions, draws a compiler warning on 256-bit CPUs (a float16
  * return's ABI) at every cold build. */

@@ -63,33 +63,13 @@ clt_status clt__gemm_cpu_init(clt_context_t ctx)
     return CLT_STATUS_SUCCESS;
 }
 
-/* Writes the shuffle2 mask that swaps the off-diagonal h x h blocks of each
- * 2h x 2h block of a vw x vw matrix (rows r, r + h -> lo, hi), as
- * "#define GEMM_TLO<h> (uint<vw>)(...)". */
-static int write_mask(char *out, size_t cap, int vw, int h, bool hi)
-{
-    int n = snprintf(out, cap, "#define GEMM_T%s%d (uint%d)(", hi ? "HI" : "LO", h, vw);
-    for (int c = 0; c < vw && n >= 0 && (size_t)n < cap; c++) {
-        bool left = (c / h) % 2 == 0; /* column in a block row r keeps */
-        int from = hi ? (left ? c + h : vw + c) : (left ? c : vw + c - h);
-        n += snprintf(out + n, cap - (size_t)n, "%d%s", from, c + 1 < vw ? ", " : ")\n");
-    }
-    return n;
-}
-
 int clt__gemm_cpu_defines(clt_context_t ctx, char *out, size_t cap)
 {
     const clt__gemm_cfg *cfg = &ctx->gemm;
-    int n = snprintf(out, cap,
-                     "#define GEMM_VW %d\n#define GEMM_MR %d\n#define GEMM_NV %d\n"
-                     "#define GEMM_NB %d\n",
-                     cfg->vw, cfg->mr, cfg->nv, cfg->nb);
-    for (int h = cfg->vw / 2; h >= 1 && n >= 0 && (size_t)n < cap; h /= 2)
-        for (int hi = 0; hi < 2 && n >= 0 && (size_t)n < cap; hi++) {
-            int more = write_mask(out + n, cap - (size_t)n, cfg->vw, h, hi);
-            n = more < 0 ? more : n + more;
-        }
-    return n;
+    return snprintf(out, cap,
+                    "#define GEMM_VW %d\n#define GEMM_MR %d\n#define GEMM_NV %d\n"
+                    "#define GEMM_NB %d\n",
+                    cfg->vw, cfg->mr, cfg->nv, cfg->nb);
 }
 
 static size_t ceil_div(size_t a, size_t b)
